@@ -1,0 +1,78 @@
+/**
+ * The contract between WGSL kernel generators (generated elementwise/reduction code and the
+ * hand-written templates for matmul, convolution and attention) and the runtime that
+ * dispatches them.
+ *
+ * A primitive (or a fused group of primitives) lowers to a {@link KernelPlan}: kernels in
+ * dispatch order, whose bindings name the plan's inputs (`in0`, `in1`, ...), outputs (`out0`,
+ * ...) or scratch buffers the plan declares. Sizes are baked into the WGSL as constants, so the
+ * runtime caches one pipeline per distinct source text.
+ *
+ * @module
+ */
+
+/** Element type of a storage binding as WGSL sees it. */
+export type StorageType = "f32" | "f16" | "i32" | "u32";
+
+/** One storage buffer binding of `@group(0)`, at `@binding(i)` for the i-th entry. */
+export interface KernelBinding {
+  /** `in<k>` (plan input k), `out<k>` (plan output k), or the name of a declared scratch buffer. */
+  readonly buffer: string;
+  readonly access: "read" | "read_write";
+}
+
+/** A compute kernel ready to dispatch. */
+export interface Kernel {
+  /** Stable, descriptive name (`matmul_64x64_f32`), used for pipelines, debug output and timing. */
+  readonly name: string;
+  /** The WGSL source; its entry point is `main`. */
+  readonly code: string;
+  /** Bindings in `@binding` order. */
+  readonly bindings: readonly KernelBinding[];
+  /** Workgroup counts (each at most the adapter's `maxComputeWorkgroupsPerDimension`). */
+  readonly workgroups: readonly [number, number, number];
+}
+
+/** Kernels that together compute one primitive (or fused group), with their scratch memory. */
+export interface KernelPlan {
+  /** Temporary buffers the kernels share, freed after the plan runs. */
+  readonly scratch: readonly { readonly name: string; readonly bytes: number }[];
+  /** Dispatched in order; later kernels see earlier kernels' writes. */
+  readonly kernels: readonly Kernel[];
+}
+
+/** Device capabilities a generator may specialize on. */
+export interface KernelTarget {
+  /** `shader-f16` is enabled: f16 arithmetic and `array<f16>` storage are allowed. */
+  readonly shaderF16: boolean;
+  /** `subgroups` is enabled. */
+  readonly subgroups: boolean;
+  /** `maxComputeWorkgroupsPerDimension` (dispatches beyond it must use 2-D/3-D grids). */
+  readonly maxWorkgroupsPerDimension: number;
+  /** `maxComputeWorkgroupStorageSize` in bytes. */
+  readonly maxWorkgroupStorageBytes: number;
+  /** `maxComputeInvocationsPerWorkgroup`. */
+  readonly maxInvocationsPerWorkgroup: number;
+  /** `maxStorageBuffersPerShaderStage`. */
+  readonly maxStorageBuffersPerStage: number;
+}
+
+/**
+ * Splits `count` workgroups into a grid that respects the per-dimension limit (x first, then y,
+ * then z); kernels recover the linear index as `x + y * gridX + z * gridX * gridY` and must
+ * ignore indices past `count`.
+ *
+ * @example
+ * ```ts
+ * import { workgroupGrid } from "./kernel.ts";
+ * workgroupGrid(100_000, 65_535); // [50000, 2, 1]
+ * ```
+ */
+export function workgroupGrid(count: number, maxPerDimension: number): [number, number, number] {
+  if (count <= maxPerDimension) return [Math.max(1, count), 1, 1];
+  const y = Math.ceil(count / maxPerDimension);
+  if (y <= maxPerDimension) return [Math.ceil(count / y), y, 1];
+  const z = Math.ceil(y / maxPerDimension);
+  const yy = Math.ceil(y / z);
+  return [Math.ceil(count / (yy * z)), yy, z];
+}
