@@ -31,7 +31,11 @@ Deno.test("video.decode of a frame range equals the same frames of a full decode
 });
 
 Deno.test("video.decode float32 returns values in [0, 1] and resizes to a bucket size", async () => {
-  const { frames } = await decode(mp4, { end: 2, dtype: "float32", size: { width: 48, height: 32 } });
+  const { frames } = await decode(mp4, {
+    end: 2,
+    dtype: "float32",
+    size: { width: 48, height: 32 },
+  });
   assertEquals(frames.shape, [2, 32, 48, 3]);
   assert(frames.data instanceof Float32Array && frames.data.every((x) => x >= 0 && x <= 1));
 });
