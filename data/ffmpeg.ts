@@ -37,8 +37,12 @@ async function locate(): Promise<string> {
   tried.push("$PATH");
   try {
     const mod: { default: { path: string } } = await import("@ffmpeg-installer/ffmpeg");
-    if (await isExecutable(mod.default.path)) return mod.default.path;
-    tried.push(mod.default.path);
+    const path = mod.default.path;
+    if (await isExecutable(path)) return path;
+    // Deno skips npm install scripts, and this package's only script is `chmod u+x ffmpeg`.
+    await Deno.chmod(path, 0o755).catch(() => {});
+    if (await isExecutable(path)) return path;
+    tried.push(path);
   } catch (error) {
     tried.push(`@ffmpeg-installer/ffmpeg (${String(error)})`);
   }
