@@ -28,7 +28,10 @@ export interface ImportResult {
   rejected: Partial<Record<RejectReason, number>>;
   /** Shard files written, in order. */
   shards: string[];
-  /** The JSON-lines file listing each rejected record (`{ source, line, reason, record }`). */
+  /**
+   * JSON lines, one per rejected record: `{ source, line, reason, record }` (line: the CSV line
+   * number, or the Parquet row index).
+   */
   rejectsPath: string;
 }
 

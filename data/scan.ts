@@ -65,11 +65,13 @@ async function resolveSources(source: string | readonly string[]): Promise<strin
 function normalize(values: unknown): ColumnValues {
   if (values instanceof Float64Array || values instanceof Int32Array) return values;
   if (Array.isArray(values)) return values as ColumnValues;
-  if (ArrayBuffer.isView(values)) {
-    const out: number[] = [];
-    for (const v of values as unknown as Iterable<number | bigint>) out.push(Number(v));
-    return out;
+  if (values instanceof BigInt64Array || values instanceof BigUint64Array) {
+    return Array.from(values, (v) => Number(v));
   }
+  if (
+    values instanceof Uint8Array || values instanceof Int8Array || values instanceof Uint16Array ||
+    values instanceof Int16Array || values instanceof Uint32Array || values instanceof Float32Array
+  ) return Array.from(values);
   throw new TypeError(`Unexpected column data of type ${Object.prototype.toString.call(values)}`);
 }
 
