@@ -45,6 +45,7 @@ export type {
   TracedProgram,
   VmapOptions,
 } from "./autograd/mod.ts";
+export * as data from "./data/mod.ts";
 export { acquireGpu, sharedGpu } from "./kernels/webgpu/device.ts";
 export type { AdapterReport } from "./kernels/webgpu/device.ts";
 
