@@ -45,6 +45,8 @@ export type {
   TracedProgram,
   VmapOptions,
 } from "./autograd/mod.ts";
+export * as models from "./models/mod.ts";
+export { nn, optim } from "./models/mod.ts";
 export { acquireGpu, sharedGpu } from "./kernels/webgpu/device.ts";
 export type { AdapterReport } from "./kernels/webgpu/device.ts";
 
