@@ -219,6 +219,12 @@ export interface LoadIntoOptions extends ReadOptions {
   readonly allowUnexpected?: boolean | ((name: string) => boolean);
 }
 
+/** The tree `loadInto` returns for an expected tree `T`: every array or spec becomes an array. */
+export type Loaded<T> = T extends { readonly shape: readonly number[] } ? NDArray
+  : T extends readonly unknown[] ? { -readonly [K in keyof T]: Loaded<T[K]> }
+  : T extends object ? { -readonly [K in keyof T]: Loaded<T[K]> }
+  : T;
+
 function isSpec(value: unknown): value is ParamSpec {
   if (
     value === null || typeof value !== "object" || Array.isArray(value) || value instanceof NDArray
@@ -285,7 +291,7 @@ export async function loadInto<T>(
   expected: T,
   path: string,
   options: LoadIntoOptions = {},
-): Promise<T> {
+): Promise<Loaded<T>> {
   const leaves = expectedLeaves(expected);
   const ckpt = await openCheckpoint(path);
   const loaded: NDArray[] = [];
@@ -370,7 +376,7 @@ export async function loadInto<T>(
 }
 
 /** Rebuilds `expected`'s structure with `values` in place of its leaves (arrays and specs). */
-function rebuildLike<T>(expected: T, values: readonly NDArray[]): T {
+function rebuildLike<T>(expected: T, values: readonly NDArray[]): Loaded<T> {
   let i = 0;
   const build = (value: unknown): unknown => {
     if (value instanceof NDArray || isSpec(value)) return values[i++];
@@ -379,5 +385,5 @@ function rebuildLike<T>(expected: T, values: readonly NDArray[]): T {
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = build(v);
     return out;
   };
-  return build(expected) as T;
+  return build(expected) as Loaded<T>;
 }

@@ -26,4 +26,4 @@ export type {
   TensorInfo,
 } from "./safetensors.ts";
 export { loadInto, loadSafetensors, openCheckpoint, resolveCheckpointPath } from "./checkpoint.ts";
-export type { Checkpoint, LoadIntoOptions, ParamSpec } from "./checkpoint.ts";
+export type { Checkpoint, Loaded, LoadIntoOptions, ParamSpec } from "./checkpoint.ts";

@@ -19,12 +19,18 @@ function erf(x: number): number {
 Deno.test("gelu (tanh and erf) and silu match their formulas and finite differences", () => {
   const x = randn(1, [20], 1.5);
   const xs = host(x);
-  const tanhRef = xs.map((v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))));
+  const tanhRef = xs.map((v) =>
+    0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)))
+  );
   assertClose(host(gelu(x)), tanhRef, { rtol: 1e-5, atol: 1e-6 });
-  assertClose(host(gelu(x, { approximate: "erf" })), xs.map((v) => 0.5 * v * (1 + erf(v / Math.SQRT2))), {
-    rtol: 1e-5,
-    atol: 1e-6,
-  });
+  assertClose(
+    host(gelu(x, { approximate: "erf" })),
+    xs.map((v) => 0.5 * v * (1 + erf(v / Math.SQRT2))),
+    {
+      rtol: 1e-5,
+      atol: 1e-6,
+    },
+  );
   assertClose(host(silu(x)), xs.map((v) => v / (1 + Math.exp(-v))), { rtol: 1e-5, atol: 1e-6 });
   checkGradients((x) => weightedSum(gelu(x!), 1), [x]);
   checkGradients((x) => weightedSum(gelu(x!, { approximate: "erf" }), 2), [x]);
@@ -51,7 +57,9 @@ Deno.test("timestepEmbedding is [cos | sin] of t * exp(-ln(1e4) i / half) by def
   const y = timestepEmbedding(t, 8);
   assertEquals(y.shape, [3, 8]);
   const freqs = [1, 0.1, 0.01, 0.001];
-  const expected = [0, 1, 999].flatMap((v) => [...freqs.map((f) => Math.cos(v * f)), ...freqs.map((f) => Math.sin(v * f))]);
+  const expected = [0, 1, 999].flatMap((
+    v,
+  ) => [...freqs.map((f) => Math.cos(v * f)), ...freqs.map((f) => Math.sin(v * f))]);
   assertClose(host(y), expected, { rtol: 1e-5, atol: 2e-5 });
   // diffusers' defaults: [sin | cos], shift 1 (frequencies exp(-ln(1e4) i / 3)).
   const d = timestepEmbedding(np.array([2]), 8, { flipSinToCos: false, shift: 1 });

@@ -47,8 +47,14 @@ Deno.test("attention (fused and unfused) matches host softmax attention, causal 
       (seed, sq, sk, causal) => {
         const q = randn(seed, [1, 2, sq, 4]), k = randn(seed + 1, [1, 2, sk, 4]);
         const v = randn(seed + 2, [1, 2, sk, 3]);
-        const expected = naiveAttention(host(q), host(k), host(v), [2, sq, sk, 4, 3], 0.5, (i, j) =>
-          !causal || j <= i + (sk - sq));
+        const expected = naiveAttention(
+          host(q),
+          host(k),
+          host(v),
+          [2, sq, sk, 4, 3],
+          0.5,
+          (i, j) => !causal || j <= i + (sk - sq),
+        );
         // A fully masked causal row (sq > sk) has no defined value; compare the others.
         fc.pre(!causal || sq <= sk);
         for (const fused of [true, false]) {
@@ -67,7 +73,14 @@ Deno.test("attention with a mask hides the masked keys (unfused path)", () => {
   const mask = np.array([[true, false, true], [false, true, true]]);
   const y = attention(q, k, v, { mask });
   const m = [[true, false, true], [false, true, true]];
-  const expected = naiveAttention(host(q), host(k), host(v), [1, 2, 3, 4, 2], 0.5, (i, j) => m[i]![j]!);
+  const expected = naiveAttention(
+    host(q),
+    host(k),
+    host(v),
+    [1, 2, 3, 4, 2],
+    0.5,
+    (i, j) => m[i]![j]!,
+  );
   assertClose(host(y), expected, { rtol: 1e-5, atol: 1e-6 });
   assertThrows(() => attention(q, k, v, { mask, fused: true }), Error, "no mask");
   assertThrows(() => attention(q, k, v, { mask: np.ones([2, 3]) }), Error, "bool");
@@ -92,7 +105,10 @@ Deno.test("splitHeads and mergeHeads are inverse reshapes [B, S, H*D] <-> [B, H,
   const h = splitHeads(x, 4);
   assertEquals(h.shape, [2, 4, 3, 3]);
   // head 1 of token 2 of batch 0 is features 3..5
-  assertEquals(host(h).slice((1 * 3 + 2) * 3, (1 * 3 + 2) * 3 + 3), host(x).slice(2 * 12 + 3, 2 * 12 + 6));
+  assertEquals(
+    host(h).slice((1 * 3 + 2) * 3, (1 * 3 + 2) * 3 + 3),
+    host(x).slice(2 * 12 + 3, 2 * 12 + 6),
+  );
   assertEquals(host(mergeHeads(h)), host(x));
   assertThrows(() => splitHeads(x, 5), Error, "5 heads");
   assertThrows(() => attention(randn(1, [1, 2, 3]), x, x), Error, "[B, H, Sq, D]");

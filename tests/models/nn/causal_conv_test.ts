@@ -83,7 +83,9 @@ Deno.test("CausalConv3d nests params under conv as the checkpoint does and check
     Error,
     "does not fit",
   );
-  const strided = causalConv3d(randn(3, [1, 1, 5, 3, 3]), randn(4, [1, 1, 3, 3, 3]), null, { stride: 2 });
+  const strided = causalConv3d(randn(3, [1, 1, 5, 3, 3]), randn(4, [1, 1, 3, 3, 3]), null, {
+    stride: 2,
+  });
   assertEquals(strided.out.shape, [1, 1, 3, 3, 3]);
   assertThrows(() => causalConv3d(x, randn(5, [1, 3, 3, 2, 2])), Error, "must be odd");
 });

@@ -79,7 +79,11 @@ Deno.test("conv3d matches a nested-loop reference for random strides, paddings, 
         groups: fc.constantFrom(1, 2),
         cPer: small,
         oPer: small,
-        kernel: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+        kernel: fc.tuple(
+          fc.integer({ min: 1, max: 3 }),
+          fc.integer({ min: 1, max: 3 }),
+          fc.integer({ min: 1, max: 3 }),
+        ),
         stride: fc.tuple(small, small, small),
         dilation: fc.tuple(small, small, small),
         pad: fc.tuple(
@@ -100,7 +104,17 @@ Deno.test("conv3d matches a nested-loop reference for random strides, paddings, 
         const x = randn(seed, xShape), w = randn(seed + 1, wShape);
         const b = bias ? randn(seed + 2, [groups * oPer]) : null;
         const y = conv3d(x, w, b, { stride, padding: pad, dilation, groups });
-        const ref = naiveConv(host(x), xShape, host(w), wShape, b ? host(b) : null, stride, pad, dilation, groups);
+        const ref = naiveConv(
+          host(x),
+          xShape,
+          host(w),
+          wShape,
+          b ? host(b) : null,
+          stride,
+          pad,
+          dilation,
+          groups,
+        );
         assertEquals(y.shape, ref.shape);
         assertClose(host(y), ref.out, { rtol: 1e-5, atol: 1e-5 });
       },
@@ -114,7 +128,10 @@ Deno.test("conv2d matches the nested-loop reference (same, valid and per-axis pa
   for (const padding of ["same", "valid", [1, 0], [[2, 1], [0, 1]]] as const) {
     const y = conv2d(x, w, b, { padding });
     const pairs = resolvePadding("t", padding, [3, 2], [1, 1], [1, 1]);
-    const ref = naiveConv(host(x), [2, 3, 5, 6], host(w), [4, 3, 3, 2], host(b), [1, 1], pairs, [1, 1], 1);
+    const ref = naiveConv(host(x), [2, 3, 5, 6], host(w), [4, 3, 3, 2], host(b), [1, 1], pairs, [
+      1,
+      1,
+    ], 1);
     assertEquals(y.shape, ref.shape);
     assertClose(host(y), ref.out, { rtol: 1e-5, atol: 1e-5 });
   }
@@ -129,7 +146,10 @@ Deno.test("conv3d gradients match finite differences (strided, dilated, grouped)
       const w = randn(seed + 1, [2, 2 / groups, 2, 2, 3]);
       const b = randn(seed + 2, [2]);
       const f = (x: np.NDArray, w: np.NDArray, b: np.NDArray) =>
-        weightedSum(conv3d(x, w, b, { stride: [1, 2, 1], padding: 1, dilation: [1, 1, 2], groups }), seed);
+        weightedSum(
+          conv3d(x, w, b, { stride: [1, 2, 1], padding: 1, dilation: [1, 1, 2], groups }),
+          seed,
+        );
       checkGradients((x, w, b) => f(x!, w!, b!), [x, w, b], { seed });
     }),
     { numRuns: 3 },
@@ -137,7 +157,13 @@ Deno.test("conv3d gradients match finite differences (strided, dilated, grouped)
 });
 
 Deno.test("conv layers init with PyTorch's fan-in bound and apply their options", () => {
-  const cfg = { inChannels: 4, outChannels: 6, kernelSize: [1, 3, 3], groups: 2, padding: [0, 1, 1] } as const;
+  const cfg = {
+    inChannels: 4,
+    outChannels: 6,
+    kernelSize: [1, 3, 3],
+    groups: 2,
+    padding: [0, 1, 1],
+  } as const;
   const p = Conv3d.init(random.key(0), cfg);
   assertEquals(p.weight.shape, [6, 2, 1, 3, 3]);
   assertEquals(p.bias!.shape, [6]);
@@ -145,18 +171,32 @@ Deno.test("conv layers init with PyTorch's fan-in bound and apply their options"
   assertEquals(host(p.weight).every((v) => Math.abs(v) <= bound), true);
   const x = randn(4, [1, 4, 2, 5, 5]);
   assertEquals(Conv3d.apply(p, x, cfg).shape, [1, 6, 2, 5, 5]);
-  const p2 = Conv2d.init(random.key(1), { inChannels: 3, outChannels: 8, kernelSize: 2, bias: false });
+  const p2 = Conv2d.init(random.key(1), {
+    inChannels: 3,
+    outChannels: 8,
+    kernelSize: 2,
+    bias: false,
+  });
   assertEquals(Object.keys(p2), ["weight"]);
   assertEquals(Conv2d.apply(p2, randn(2, [1, 3, 4, 4]), { stride: 2 }).shape, [1, 8, 2, 2]);
 });
 
 Deno.test("conv rejects mismatched channels, dtypes and oversized kernels with shapes", () => {
   assertThrows(() => conv3d(np.ones([1, 3, 2, 2, 2]), np.ones([4, 2, 1, 1, 1])), Error, "channels");
-  assertThrows(() => conv(np.ones([1, 2, 4]), np.ones([4, 2, 5])), Error, "smaller than the dilated kernel");
+  assertThrows(
+    () => conv(np.ones([1, 2, 4]), np.ones([4, 2, 5])),
+    Error,
+    "smaller than the dilated kernel",
+  );
   assertThrows(
     () => conv2d(np.ones([1, 2, 4, 4], { dtype: "float16" }), np.ones([4, 2, 1, 1])),
     Error,
     "differ in dtype",
   );
-  assertThrows(() => conv2d(np.ones([1, 2, 4, 4]), np.ones([4, 2, 3, 3]), null, { padding: "same", stride: 2 }), Error, "stride 1");
+  assertThrows(
+    () =>
+      conv2d(np.ones([1, 2, 4, 4]), np.ones([4, 2, 3, 3]), null, { padding: "same", stride: 2 }),
+    Error,
+    "stride 1",
+  );
 });

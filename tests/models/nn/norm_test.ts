@@ -97,7 +97,11 @@ Deno.test("groupNorm gradients match finite differences, with and without chunks
 
 Deno.test("groupNorm rejects channels that do not split into groups", () => {
   assertThrows(() => groupNorm(np.ones([1, 6, 2]), null, null, { groups: 4 }), Error, "groups");
-  assertThrows(() => groupNorm(np.ones([1, 4, 2]), np.ones([3]), null, { groups: 2 }), Error, "does not match");
+  assertThrows(
+    () => groupNorm(np.ones([1, 4, 2]), np.ones([3]), null, { groups: 2 }),
+    Error,
+    "does not match",
+  );
 });
 
 Deno.test("rmsNorm matches the host formula and finite differences", () => {

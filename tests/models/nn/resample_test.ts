@@ -73,7 +73,9 @@ Deno.test("avgPool averages pairs of frames in time; gradients match finite diff
   assertClose(host(y)[0]!, (xs[0]! + xs[4]!) / 2, { atol: 1e-6 });
   assertClose(host(y)[4]!, (xs[8]! + xs[12]!) / 2, { atol: 1e-6 });
   checkGradients((x) => weightedSum(avgPool(x!, [2, 1, 2]), 1), [x]);
-  checkGradients((x) => weightedSum(avgPool(x!, 2, { stride: 1, padding: 1 }), 2), [x], { seed: 4 });
+  checkGradients((x) => weightedSum(avgPool(x!, 2, { stride: 1, padding: 1 }), 2), [x], {
+    seed: 4,
+  });
   assertThrows(() => avgPool(np.ones([1, 1, 1, 4]), [2, 2]), Error, "does not fit");
 });
 
@@ -85,7 +87,10 @@ Deno.test("upsampleNearest repeats every element along each upsampled axis", () 
   for (let t = 0; t < 4; t++) {
     for (let h = 0; h < 2; h++) {
       for (let w = 0; w < 6; w++) {
-        assertEquals(ys[(t * 2 + h) * 6 + w], xs[(Math.floor(t / 2) * 2 + h) * 3 + Math.floor(w / 2)]);
+        assertEquals(
+          ys[(t * 2 + h) * 6 + w],
+          xs[(Math.floor(t / 2) * 2 + h) * 3 + Math.floor(w / 2)],
+        );
       }
     }
   }
@@ -94,7 +99,15 @@ Deno.test("upsampleNearest repeats every element along each upsampled axis", () 
 
 Deno.test("nearestSourceIndex follows PyTorch's nearest rule", () => {
   // in 3 -> out 7: floor(d * f32(3/7)).
-  assertEquals([0, 1, 2, 3, 4, 5, 6].map((d) => nearestSourceIndex(d, 3, 7)), [0, 0, 0, 1, 1, 2, 2]);
+  assertEquals([0, 1, 2, 3, 4, 5, 6].map((d) => nearestSourceIndex(d, 3, 7)), [
+    0,
+    0,
+    0,
+    1,
+    1,
+    2,
+    2,
+  ]);
   // doubling and identity are exact shortcuts; downsizing 5 -> 3 reads 0, 1, 3.
   assertEquals([0, 1, 2, 3].map((d) => nearestSourceIndex(d, 2, 4)), [0, 0, 1, 1]);
   assertEquals([0, 1, 2].map((d) => nearestSourceIndex(d, 5, 3)), [0, 1, 3]);
@@ -109,7 +122,9 @@ Deno.test("resizeNearest gathers the PyTorch source indices per axis; gradients 
   const rows = [0, 0, 0, 1, 1, 2, 2], cols = [0, 1, 3];
   for (let c = 0; c < 2; c++) {
     for (let i = 0; i < 7; i++) {
-      for (let j = 0; j < 3; j++) assertEquals(ys[(c * 7 + i) * 3 + j], xs[(c * 3 + rows[i]!) * 5 + cols[j]!]);
+      for (let j = 0; j < 3; j++) {
+        assertEquals(ys[(c * 7 + i) * 3 + j], xs[(c * 3 + rows[i]!) * 5 + cols[j]!]);
+      }
     }
   }
   checkGradients((x) => weightedSum(resizeNearest(x!, [7, 3]), 6), [x]);

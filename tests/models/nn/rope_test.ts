@@ -41,7 +41,10 @@ Deno.test("ropeCropRegion resizes into the 30x45 base grid and centres with half
 });
 
 Deno.test("ropeAxisPositions is linspace(start, stop (n-1)/n, n) in float32", () => {
-  assertEquals(Array.from(ropeAxisPositions(0, 44, 22)), Array.from({ length: 22 }, (_, i) => 2 * i));
+  assertEquals(
+    Array.from(ropeAxisPositions(0, 44, 22)),
+    Array.from({ length: 22 }, (_, i) => 2 * i),
+  );
   assertEquals(Array.from(ropeAxisPositions(0, 5, 5)), [0, 1, 2, 3, 4]);
   // 4x3 grid columns: linspace(12, 34 * 2 / 3, 3); float32 step 5.333333, the middle counted back.
   const w = ropeAxisPositions(12, 34, 3);
@@ -52,12 +55,19 @@ Deno.test("ropeAxisPositions is linspace(start, stop (n-1)/n, n) in float32", ()
 Deno.test("rope3d tables match hand-computed cos and sin on a 2x2x3 grid", () => {
   // head dim 16: time 4, height 6, width 6. Grid 2x3 fills the base grid: h at [0, 15],
   // w at [0, 15, 30], t at [0, 1].
-  const { cos, sin, tokens } = rope3dTables({ frames: 2, gridHeight: 2, gridWidth: 3, headDim: 16 });
+  const { cos, sin, tokens } = rope3dTables({
+    frames: 2,
+    gridHeight: 2,
+    gridWidth: 3,
+    headDim: 16,
+  });
   assertEquals(tokens, 12);
   const ft = [1, 0.01];
   const fs = [1, Math.pow(10000, -1 / 3), Math.pow(10000, -2 / 3)];
   const row = (t: number, h: number, w: number) =>
-    [...ft.map((f) => t * f), ...fs.map((f) => h * f), ...fs.map((f) => w * f)].flatMap((a) => [a, a]);
+    [...ft.map((f) => t * f), ...fs.map((f) => h * f), ...fs.map((f) => w * f)].flatMap((
+      a,
+    ) => [a, a]);
   const positions = [0, 15];
   const cols = [0, 15, 30];
   for (let f = 0; f < 2; f++) {
@@ -85,7 +95,11 @@ Deno.test("rope3d uses the half-even crop: a 4x3 grid's first column sits at pos
   assertEquals(Math.abs(cos[10]! - Math.cos(11)) > 0.1, true);
   const arrays = rope3d({ frames: 1, gridHeight: 4, gridWidth: 3, headDim: 16 });
   assertEquals(arrays.cos.shape, [12, 16]);
-  assertThrows(() => rope3dTables({ frames: 1, gridHeight: 2, gridWidth: 2, headDim: 24 }), Error, "16");
+  assertThrows(
+    () => rope3dTables({ frames: 1, gridHeight: 2, gridWidth: 2, headDim: 24 }),
+    Error,
+    "16",
+  );
 });
 
 Deno.test("applyRope rotates interleaved pairs: x cos + [-x1, x0, ...] sin", () => {
