@@ -40,7 +40,15 @@ export type SafetensorsDType =
   | "U8"
   | "BOOL";
 
-/** Bytes per element of each safetensors dtype. */
+/**
+ * Bytes per element of each safetensors dtype.
+ *
+ * @example
+ * ```ts
+ * import { elementBytes } from "./safetensors.ts";
+ * elementBytes.BF16; // 2
+ * ```
+ */
 export const elementBytes: Readonly<Record<SafetensorsDType, number>> = {
   F64: 8,
   F32: 4,
@@ -57,7 +65,15 @@ export const elementBytes: Readonly<Record<SafetensorsDType, number>> = {
   BOOL: 1,
 };
 
-/** The safetensors dtype each array dtype is written as. */
+/**
+ * The safetensors dtype each array dtype is written as.
+ *
+ * @example
+ * ```ts
+ * import { fileDType } from "./safetensors.ts";
+ * fileDType.bfloat16; // "BF16"
+ * ```
+ */
 export const fileDType: Readonly<Record<DType, SafetensorsDType>> = {
   float32: "F32",
   float16: "F16",
@@ -249,7 +265,17 @@ export interface ReadOptions {
   readonly floatDtype?: "auto" | "float32" | "float16" | "keep";
 }
 
-/** The array dtype a tensor of `dtype` loads as under `floatDtype`. */
+/**
+ * The array dtype a tensor of file dtype `dtype` loads as under `floatDtype`.
+ *
+ * @example
+ * ```ts
+ * import { loadedDType } from "./safetensors.ts";
+ * loadedDType("BF16"); // "float32"
+ * loadedDType("BF16", "keep"); // "bfloat16"
+ * loadedDType("I64"); // "int32"
+ * ```
+ */
 export function loadedDType(
   dtype: SafetensorsDType,
   floatDtype: ReadOptions["floatDtype"] = "auto",
@@ -448,18 +474,26 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
       return t;
     };
     let closed = false;
+    // One file position is shared by all reads: concurrent reads (Promise.all) must queue, or
+    // one read's seek would move the other's position between its seek and its read.
+    let queue: Promise<unknown> = Promise.resolve();
+    const readOne = async (name: string, options: ReadOptions): Promise<NDArray> => {
+      if (closed) throw new Error(`Safetensors file "${path}" was closed`);
+      const t = info(name);
+      const bytes = new Uint8Array(t.end - t.begin);
+      await readAt(file, header.dataStart + t.begin, bytes, path);
+      const dtype = loadedDType(t.dtype, options.floatDtype);
+      return arrayFromHost(convert(bytes, t, dtype, path), t.shape, dtype);
+    };
     return {
       path,
       header,
       names: header.tensors.map((t) => t.name),
       info,
-      async read(name, options = {}) {
-        if (closed) throw new Error(`Safetensors file "${path}" was closed`);
-        const t = info(name);
-        const bytes = new Uint8Array(t.end - t.begin);
-        await readAt(file, header.dataStart + t.begin, bytes, path);
-        const dtype = loadedDType(t.dtype, options.floatDtype);
-        return arrayFromHost(convert(bytes, t, dtype, path), t.shape, dtype);
+      read(name, options = {}) {
+        const result = queue.then(() => readOne(name, options));
+        queue = result.catch(() => {});
+        return result;
       },
       close() {
         if (!closed) file.close();

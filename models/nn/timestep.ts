@@ -70,7 +70,7 @@ export function timestepEmbedding(
   let args = np.multiply(lax.reshape(tf, [n, 1]), np.array(freqs, { shape: [1, half] }));
   if ((options.scale ?? 1) !== 1) args = np.multiply(args, options.scale!);
   const sin = np.sin(args), cos = np.cos(args);
-  const parts = options.flipSinToCos ?? true ? [cos, sin] : [sin, cos];
+  const parts = (options.flipSinToCos ?? true) ? [cos, sin] : [sin, cos];
   if (dim % 2 === 1) parts.push(np.zeros([n, 1])); // odd dims pad one zero column, as diffusers
   return lax.concatenate(parts, 1); // [N, dim]
 }

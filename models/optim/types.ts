@@ -137,7 +137,14 @@ export function checkCount(what: string, count: unknown): NDArray {
   return count;
 }
 
-/** Hyperparameter checks shared by the optimizers. */
+/**
+ * Checks a hyperparameter lies in `[lo, hi]` (throws naming the optimizer and the value).
+ *
+ * @example
+ * ```ts ignore
+ * checkRange("adamw", "b1", 0.9, 0, 1); // 0.9
+ * ```
+ */
 export function checkRange(
   what: string,
   name: string,

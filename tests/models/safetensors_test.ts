@@ -250,6 +250,21 @@ Deno.test("reading one tensor seeks past 16 GiB of a sparse file without reading
   }
 });
 
+Deno.test("concurrent reads of one open file each get their own tensor", async () => {
+  const path = `${dir}/many.safetensors`;
+  const tree = Object.fromEntries(
+    Array.from({ length: 12 }, (_, i) => [`t${i}`, np.full([i + 1], i)]),
+  );
+  await saveSafetensors(path, tree);
+  const file = await openSafetensors(path);
+  try {
+    const all = await Promise.all(file.names.map((n) => file.read(n)));
+    all.forEach((x, i) => assertEquals(Array.from(x.dataSync()), Array(i + 1).fill(i)));
+  } finally {
+    file.close();
+  }
+});
+
 Deno.test("saveSafetensors refuses non-array leaves and duplicate names", async () => {
   await assertRejects(() => saveSafetensors(`${dir}/x.safetensors`, { a: 1 }), Error, "a (number)");
   await assertRejects(
