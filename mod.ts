@@ -46,6 +46,8 @@ export type {
   VmapOptions,
 } from "./autograd/mod.ts";
 export * as data from "./data/mod.ts";
+export * as models from "./models/mod.ts";
+export { nn, optim } from "./models/mod.ts";
 export { acquireGpu, sharedGpu } from "./kernels/webgpu/device.ts";
 export type { AdapterReport } from "./kernels/webgpu/device.ts";
 
