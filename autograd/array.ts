@@ -10,7 +10,7 @@
  */
 
 import type { Backend, BackendArray } from "../kernels/backend.ts";
-import type { DType, ReadArrayOf } from "../kernels/dtype.ts";
+import type { DType, HostArray, ReadArrayOf } from "../kernels/dtype.ts";
 import { bfloat16BitsToFloat, halfBitsToFloat } from "../kernels/half.ts";
 import { abstractEval, type Aval, type Params, type Primitive } from "../kernels/primitives.ts";
 import { fmtShape, sizeOf } from "../kernels/shape.ts";
@@ -156,6 +156,15 @@ export class NDArray {
     const value = this.backendValue();
     const raw = await value.backend.read(value);
     return widen(raw, this.dtype);
+  }
+
+  /**
+   * The elements in their storage format: raw 16-bit patterns (`Uint16Array`) for float16 and
+   * bfloat16, 0/1 bytes for bool, else as `data()`. For bit-exact IO (checkpoints).
+   */
+  async rawData(): Promise<HostArray> {
+    const value = this.backendValue();
+    return await value.backend.read(value);
   }
 
   /** Synchronous read, available on the reference device only. */

@@ -10,7 +10,7 @@
  *
  * @module
  */
-export { array, asArray, broadcastTo, resultType } from "./numpy/convert.ts";
+export { array, asArray, broadcastTo, fromRaw, resultType } from "./numpy/convert.ts";
 export type { ArrayInput, NestedInput, TypedInput } from "./numpy/convert.ts";
 export * from "./numpy/creation.ts";
 export * from "./numpy/elementwise.ts";

@@ -17,11 +17,10 @@
  * @module
  */
 
-import { NDArray, tree } from "../autograd/mod.ts";
+import { NDArray, np, tree } from "../autograd/mod.ts";
 import type { DType, HostArray } from "../kernels/dtype.ts";
 import { floatToHalfBits, halfBitsToFloat } from "../kernels/half.ts";
 import { fmtShape } from "../kernels/shape.ts";
-import { arrayFromHost, hostBits } from "./_host_bits.ts";
 import { formatKeys } from "./param_tree.ts";
 
 /** The element types of the safetensors format. */
@@ -483,7 +482,7 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
       const bytes = new Uint8Array(t.end - t.begin);
       await readAt(file, header.dataStart + t.begin, bytes, path);
       const dtype = loadedDType(t.dtype, options.floatDtype);
-      return arrayFromHost(convert(bytes, t, dtype, path), t.shape, dtype);
+      return np.fromRaw(convert(bytes, t, dtype, path), { shape: t.shape, dtype });
     };
     return {
       path,
@@ -598,7 +597,7 @@ export async function saveSafetensors(
     await writeAll(file, lenBytes);
     await writeAll(file, json);
     for (const [, x] of arrays) {
-      const bytes = storageBytes(await hostBits(x));
+      const bytes = storageBytes(await x.rawData());
       if (x.dtype === "bool") {
         await writeAll(file, Uint8Array.from(bytes, (b) => (b !== 0 ? 1 : 0)));
       } else await writeAll(file, bytes);

@@ -141,6 +141,34 @@ export function array(value: ArrayInput, options: { shape?: Shape; dtype?: DType
   return NDArray.fromBackend(backend.fromHost(toHost(flat, dtype), { shape: [...shape], dtype }));
 }
 
+/**
+ * Creates an array from host data in storage format, bit for bit: raw 16-bit patterns
+ * (`Uint16Array`) for float16/bfloat16, 0/1 bytes (`Uint8Array`) for bool, the matching typed
+ * array otherwise. The counterpart of `x.rawData()`, for checkpoint IO.
+ *
+ * @example
+ * ```ts ignore
+ * np.fromRaw(new Uint16Array([0x3c00, 0x7e01]), { shape: [2], dtype: "float16" }); // [1, NaN]
+ * ```
+ */
+export function fromRaw(data: HostArray, options: { shape: Shape; dtype: DType }): NDArray {
+  checkDType(options.dtype);
+  const expected = allocHost(options.dtype, 0).constructor;
+  if (data.constructor !== expected) {
+    throw new Error(
+      `np.fromRaw: ${options.dtype} data must be a ${expected.name}, got ${data.constructor.name}`,
+    );
+  }
+  if (data.length !== sizeOf(options.shape)) {
+    throw new Error(
+      `np.fromRaw: ${data.length} values cannot fill shape ${fmtShape(options.shape)}`,
+    );
+  }
+  return NDArray.fromBackend(
+    defaultBackend().fromHost(data, { shape: [...options.shape], dtype: options.dtype }),
+  );
+}
+
 function firstLeaf(value: NestedInput): number | boolean | undefined {
   let v: NestedInput | undefined = value;
   while (Array.isArray(v)) v = v[0] as NestedInput | undefined;

@@ -1,5 +1,4 @@
 import { device, grad, type NDArray, np, random } from "../../autograd/mod.ts";
-import { hostBits } from "../../models/_host_bits.ts";
 import { loadInto, loadSafetensors, openCheckpoint } from "../../models/checkpoint.ts";
 import { CausalConv3d } from "../../models/nn/causal_conv.ts";
 import { Linear } from "../../models/nn/linear.ts";
@@ -33,7 +32,7 @@ async function sameBits(a: unknown, b: unknown): Promise<void> {
   for (let i = 0; i < ea.length; i++) {
     const [path, x] = ea[i]!, y = eb[i]![1];
     assertEquals([y.dtype, y.shape], [x.dtype, x.shape], path);
-    assertEquals(Array.from(await hostBits(y)), Array.from(await hostBits(x)), path);
+    assertEquals(Array.from(await y.rawData()), Array.from(await x.rawData()), path);
   }
 }
 

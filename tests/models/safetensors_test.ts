@@ -1,6 +1,5 @@
 import { device, type NDArray, np } from "../../autograd/mod.ts";
 import { floatToBfloat16Bits } from "../../kernels/half.ts";
-import { arrayFromHost, hostBits } from "../../models/_host_bits.ts";
 import {
   openSafetensors,
   readSafetensorsHeader,
@@ -25,7 +24,7 @@ async function writeRaw(name: string, header: unknown, data: Uint8Array, lengthO
 }
 
 async function bitsOf(x: NDArray): Promise<number[]> {
-  return Array.from(await hostBits(x));
+  return Array.from(await x.rawData());
 }
 
 Deno.test("saveSafetensors / loadSafetensors round-trip every dtype bit for bit", async () => {
@@ -34,12 +33,14 @@ Deno.test("saveSafetensors / loadSafetensors round-trip every dtype bit for bit"
       shape: [7],
     }),
     // float16 bit patterns: 1, -0, a subnormal, max, inf, a NaN with a payload.
-    f16: arrayFromHost(
-      new Uint16Array([0x3c00, 0x8000, 0x0001, 0x7bff, 0x7c00, 0x7e01]),
-      [2, 3],
-      "float16",
-    ),
-    bf16: arrayFromHost(new Uint16Array([0x3f80, 0xff80, 0x7fc1, 0x0001]), [4], "bfloat16"),
+    f16: np.fromRaw(new Uint16Array([0x3c00, 0x8000, 0x0001, 0x7bff, 0x7c00, 0x7e01]), {
+      shape: [2, 3],
+      dtype: "float16",
+    }),
+    bf16: np.fromRaw(new Uint16Array([0x3f80, 0xff80, 0x7fc1, 0x0001]), {
+      shape: [4],
+      dtype: "bfloat16",
+    }),
     nested: {
       i32: np.array(new Int32Array([-(2 ** 31), 2 ** 31 - 1, 0]), { shape: [3, 1] }),
       u32: np.array(new Uint32Array([0, 2 ** 32 - 1]), { shape: [2] }),
@@ -87,7 +88,7 @@ Deno.test("BF16 loads as float32 exactly, every one of the 65536 bit patterns", 
   );
   const x = (await loadSafetensors(path)).x!;
   assertEquals(x.dtype, "float32");
-  const got = await hostBits(x) as Float32Array;
+  const got = await x.rawData() as Float32Array;
   const wide = new Uint32Array(got.buffer, got.byteOffset, got.length);
   for (let i = 0; i < 65536; i++) {
     // The reference device keeps floats as JS numbers, which quiet signaling NaNs; any NaN
