@@ -25,6 +25,8 @@ export interface BenchOptions {
   readonly poll: PollPolicy;
   /** Compare every library's outputs on a small size before timing (on by default). */
   readonly check: boolean;
+  /** Run only that comparison, no timing. */
+  readonly checkOnly: boolean;
   readonly libraries: readonly LibraryName[];
   /** Directory for the JSON results. */
   readonly out: string;
@@ -40,6 +42,7 @@ export const usage = `Usage: deno task bench -- [options]
   --poll POLICY       dawn.node polling: immediate (as shipped, default) or sleep (200 us sleeps)
   --libraries NAMES   comma-separated: ${libraryNames.join(", ")} (default all)
   --no-check          skip the cross-library output check
+  --check-only        run only the output check (small sizes, no timing)
   --out DIR           JSON output directory (default out/bench)`;
 
 function listOf<T extends string>(value: string, allowed: readonly T[], flag: string): T[] {
@@ -69,6 +72,7 @@ export function parseArgs(args: readonly string[]): BenchOptions {
   let full = false;
   let poll: PollPolicy = "immediate";
   let check = true;
+  let checkOnly = false;
   let libraries: LibraryName[] = [...libraryNames];
   let out = "out/bench";
   const rest = [...args];
@@ -96,6 +100,9 @@ export function parseArgs(args: readonly string[]): BenchOptions {
       case "--no-check":
         check = false;
         break;
+      case "--check-only":
+        checkOnly = true;
+        break;
       case "--libraries":
         libraries = listOf(next(), libraryNames, "--libraries");
         break;
@@ -106,5 +113,6 @@ export function parseArgs(args: readonly string[]): BenchOptions {
         throw new Error(`Unknown option ${arg}\n${usage}`);
     }
   }
-  return { only, full, poll, check, libraries, out };
+  if (checkOnly && !check) throw new Error("--check-only and --no-check contradict each other");
+  return { only, full, poll, check, checkOnly, libraries, out };
 }

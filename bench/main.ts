@@ -243,6 +243,12 @@ async function main(): Promise<void> {
     ]);
   }
 
+  if (options.checkOnly) {
+    console.log(`\n### Output check (small sizes)\n\n${checkTable(checks)}`);
+    const bad = checks.filter((c) => c.status !== "reference" && c.status !== "agrees");
+    if (bad.length > 0) console.error(`[bench] ${bad.length} check(s) did not agree`);
+    return;
+  }
   const results: RowResult[] = [];
   for (const row of rows) results.push(await runRow(row, slots, sizes));
 

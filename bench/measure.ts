@@ -6,6 +6,7 @@
  */
 
 import { measure } from "mitata";
+import os from "node:os";
 import process from "node:process";
 import { pollCount } from "./dawn.ts";
 import type { Prepared } from "./libraries/library.ts";
@@ -24,6 +25,11 @@ export interface Timing {
   readonly cpuPerWall: number;
   /** dawn.node polls (`setImmediate` calls) per run. */
   readonly pollsPerRun: number;
+  /**
+   * The machine's 1-minute load average at the end of sampling. Above the core count, other
+   * processes competed for the CPU (lavapipe runs on the CPU) and the times are inflated.
+   */
+  readonly loadAverage: number;
 }
 
 /** mitata sampling options per size mode: enough samples for a stable median, bounded time. */
@@ -74,5 +80,6 @@ export async function timeRuns(
     p75Ms: ms(stats.p75),
     cpuPerWall: (cpu.user + cpu.system) / 1e3 / wallMs,
     pollsPerRun: runs > 0 ? (pollCount() - polls0) / runs : 0,
+    loadAverage: os.loadavg()[0] ?? 0,
   };
 }

@@ -122,8 +122,8 @@ export function markdownTable(rows: readonly RowResult[]): string {
  */
 export function detailsTable(rows: readonly RowResult[]): string {
   const lines = [
-    "| Row | Library | First run ms | Median / min / max ms | Samples | CPU/wall | Polls/run | Check |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| Row | Library | First run ms | Median / min / max ms | Samples | CPU/wall | Polls/run | Load | Check |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const { row, results } of rows) {
     for (const r of results) {
@@ -139,7 +139,7 @@ export function detailsTable(rows: readonly RowResult[]): string {
           fmtMs(t.minMs)
         } / ${fmtMs(t.maxMs)} | ${t.samples} | ${t.cpuPerWall.toFixed(2)} | ${
           t.pollsPerRun.toFixed(0)
-        } | ${check} |`,
+        } | ${t.loadAverage.toFixed(1)} | ${check} |`,
       );
     }
   }

@@ -2,6 +2,9 @@
  * TensorFlow.js (`@tensorflow/tfjs-core` + `@tensorflow/tfjs-backend-webgpu`) under test, on its
  * `webgpu` backend through Dawn.
  *
+ * Gradients (the MLP and conv3d rows) need `@tensorflow/tfjs`, the union package: tfjs-core alone
+ * ships no gradient functions.
+ *
  * Setup: the WebGPU backend registers itself when its module is evaluated, and only if
  * `navigator.gpu` exists at that moment; its factory then calls `navigator.gpu.requestAdapter`
  * and `adapter.requestDevice` (with `timestamp-query` where offered). So the backend is imported
@@ -153,6 +156,9 @@ function workloadFn(w: Workload): TfWorkload {
 export async function createTfjs(dawn: DawnForPeers): Promise<BenchLibrary> {
   // Evaluated now, after navigator.gpu is Dawn's: the module registers "webgpu" only if it exists.
   await import("@tensorflow/tfjs-backend-webgpu");
+  // tfjs-core registers no gradient functions; the union package registers all of them (into
+  // tfjs-core's global registry, shared with our import) when it loads.
+  await import("@tensorflow/tfjs");
   if (!(await tf.setBackend("webgpu"))) {
     throw new Error("TF.js could not initialize its webgpu backend on Dawn");
   }
