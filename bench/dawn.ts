@@ -205,3 +205,19 @@ export function pollPolicyInEffect(): PollPolicy | "replaced" | "unset" {
 export function pollCount(): number {
   return pollState?.polls ?? 0;
 }
+
+/**
+ * Puts back the `setImmediate` that was in place before {@link setPollPolicy} and stops counting.
+ *
+ * @example
+ * ```ts ignore
+ * setPollPolicy("sleep");
+ * await runBenchmarks();
+ * restorePolling();
+ * ```
+ */
+export function restorePolling(): void {
+  if (!pollState) return;
+  (globalThis as { setImmediate?: unknown }).setImmediate = pollState.original;
+  pollState = null;
+}

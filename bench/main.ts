@@ -246,7 +246,10 @@ async function main(): Promise<void> {
   if (options.checkOnly) {
     console.log(`\n### Output check (small sizes)\n\n${checkTable(checks)}`);
     const bad = checks.filter((c) => c.status !== "reference" && c.status !== "agrees");
-    if (bad.length > 0) console.error(`[bench] ${bad.length} check(s) did not agree`);
+    if (bad.length > 0) {
+      console.error(`[bench] ${bad.length} check(s) did not agree`);
+      Deno.exit(1);
+    }
     return;
   }
   const results: RowResult[] = [];
