@@ -16,7 +16,15 @@ export interface HostTensor {
 /** A workload's inputs by name (the names each library's implementation reads). */
 export type HostInputs = Readonly<Record<string, HostTensor>>;
 
-/** Number of elements of a shape. */
+/**
+ * Number of elements of a shape.
+ *
+ * @example
+ * ```ts
+ * import { sizeOf } from "./inputs.ts";
+ * sizeOf([2, 3, 4]); // 24
+ * ```
+ */
 export function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
@@ -52,7 +60,15 @@ export function uniformTensor(shape: readonly number[], scale: number, seed: num
   return { shape, data };
 }
 
-/** The input names and shapes of a workload, with the scale of their values. */
+/**
+ * The input names and shapes of a workload, with the scale of their values.
+ *
+ * @example
+ * ```ts
+ * import { inputSpecs } from "./inputs.ts";
+ * inputSpecs({ kind: "softmax", rows: 2, cols: 8 }); // [{ name: "x", shape: [2, 8], scale: 4 }]
+ * ```
+ */
 export function inputSpecs(
   w: Workload,
 ): { name: string; shape: readonly number[]; scale: number }[] {
@@ -118,7 +134,7 @@ export function inputSpecs(
  * ```ts
  * import { makeInputs } from "./inputs.ts";
  * const inputs = makeInputs({ kind: "matmul", m: 2, k: 3, n: 4 });
- * inputs.a.shape; // [2, 3]
+ * inputs.a?.shape; // [2, 3]
  * ```
  */
 export function makeInputs(w: Workload, seed = 1): Record<string, HostTensor> {

@@ -138,7 +138,16 @@ export function elementwiseChainScalar(x: number): number {
   return Math.max(t, x);
 }
 
-/** Floating-point operations of one workload (forward and backward where the row says so). */
+/**
+ * Floating-point operations of one workload (forward and backward where the row says so); 0 for
+ * memory-bound workloads, which are rated by {@link bytesMoved}.
+ *
+ * @example
+ * ```ts
+ * import { flops } from "./workloads.ts";
+ * flops({ kind: "matmul", m: 1024, k: 1024, n: 1024 }); // 2147483648
+ * ```
+ */
 export function flops(w: Workload): number {
   switch (w.kind) {
     case "matmul":
@@ -160,7 +169,16 @@ export function flops(w: Workload): number {
   }
 }
 
-/** The minimum bytes a memory-bound workload must read and write (float32, once each). */
+/**
+ * The minimum bytes a memory-bound workload must read and write (float32, once each); 0 for
+ * compute-bound workloads.
+ *
+ * @example
+ * ```ts
+ * import { bytesMoved } from "./workloads.ts";
+ * bytesMoved({ kind: "softmax", rows: 4096, cols: 3072 }); // 100663296
+ * ```
+ */
 export function bytesMoved(w: Workload): number {
   switch (w.kind) {
     case "elementwise":
