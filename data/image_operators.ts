@@ -54,6 +54,22 @@ export function gaussianKernel(sigma: number): Float64Array {
 }
 
 /**
+ * The identity [n, n] (an axis left as it is).
+ *
+ * @example
+ * ```ts
+ * import { identityMatrix } from "./image_operators.ts";
+ * identityMatrix(2).data; // [1, 0, 0, 1]
+ * ```
+ */
+export function identityMatrix(n: number): Matrix {
+  checkSize("Signal length", n);
+  const m = zeros(n, n);
+  for (let i = 0; i < n; i++) m.data[i * n + i] = 1;
+  return m;
+}
+
+/**
  * Convolution with an odd-length `kernel` along one axis of length `n`, borders replicating the
  * edge sample: out[i] = sum_k kernel[k] a[clamp(i + k - r, 0, n - 1)], as a matrix [n, n].
  *
