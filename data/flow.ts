@@ -272,9 +272,13 @@ export function clipFlow(frames: NDArray, options: FlowOptions = {}): FlowArrays
  */
 export async function readFlow(flow: FlowArrays): Promise<Flow[]> {
   const [p, h, w] = flow.u.shape as [number, number, number];
-  const [u, v, c] = await Promise.all([flow.u.data(), flow.v.data(), flow.confidence.data()]);
-  const plane = (data: ArrayLike<number>, i: number): Plane => ({
-    data: Float32Array.from({ length: h * w }, (_, k) => data[i * h * w + k]!),
+  const read = async (x: NDArray) => {
+    const data = await x.data();
+    return data instanceof Float32Array ? data : Float32Array.from(data);
+  };
+  const [u, v, c] = await Promise.all([read(flow.u), read(flow.v), read(flow.confidence)]);
+  const plane = (data: Float32Array, i: number): Plane => ({
+    data: data.subarray(i * h * w, (i + 1) * h * w),
     h,
     w,
   });
