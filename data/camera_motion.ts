@@ -12,15 +12,15 @@
  *
  * The label (see `camera_labels.ts`) is the largest of |pan|, |tilt|, |zoom|, the rigid part of
  * the rotation (|roll| - shear) and the parallax score (shear + residual), or `static` when all
- * are under `staticThreshold`. Sums over pixels are reductions and the normal equations are 3x3,
- * so this too ports directly to array ops.
+ * are under `staticThreshold`. The flow is computed on the device with array ops (`flow.ts`,
+ * every pair of a clip in one call); the fit runs on the host on the read-back flow fields (it
+ * is a few sums over a small image and two 3x3 solves per pair).
  *
  * @module
  */
 import type { CameraMotion } from "./camera_labels.ts";
-import { type Flow, type FlowOptions, opticalFlow } from "./flow.ts";
+import { type Flow, framePairFlows, type PairFlowOptions } from "./flow.ts";
 import type { Frames } from "./frames.ts";
-import { luma } from "./image_ops.ts";
 
 /** A fitted global motion, pixels per frame at the analysed resolution. */
 export interface GlobalMotion {
@@ -182,8 +182,8 @@ export interface ClassifyOptions {
   staticThreshold?: number;
   /** Weight of the residual in the parallax (orbit) score; 1 by default. */
   residualWeight?: number;
-  /** Flow options. */
-  flow?: FlowOptions;
+  /** Flow options (and how many frame pairs go to the device per call). */
+  flow?: Omit<PairFlowOptions, "start" | "end">;
 }
 
 /**
@@ -220,49 +220,45 @@ export interface CameraMotionResult {
 }
 
 /**
- * Per-pair global motions of frames [start, end) of a stack (the flow of each adjacent pair).
+ * Per-pair global motions of frames [start, end) of a stack: the flow of every adjacent pair,
+ * computed on the current device in one call per `pairsPerCall` pairs, fitted on the host.
  *
  * @example
  * ```ts ignore
  * import { pairMotions } from "./camera_motion.ts";
- * const motions = pairMotions(frames); // frames.shape[0] - 1 motions
+ * const motions = await pairMotions(frames); // frames.shape[0] - 1 motions
  * ```
  */
-export function pairMotions(
+export async function pairMotions(
   frames: Frames,
   start = 0,
   end = frames.shape[0],
-  flowOptions: FlowOptions = {},
-): GlobalMotion[] {
-  const out: GlobalMotion[] = [];
-  let prev = luma(frames, start);
-  for (let t = start + 1; t < end; t++) {
-    const next = luma(frames, t);
-    out.push(fitGlobalMotion(opticalFlow(prev, next, flowOptions)));
-    prev = next;
-  }
-  return out;
+  flowOptions: Omit<PairFlowOptions, "start" | "end"> = {},
+): Promise<GlobalMotion[]> {
+  const flows = await framePairFlows(frames, { ...flowOptions, start, end });
+  return flows.map((flow) => fitGlobalMotion(flow));
 }
 
 /**
- * Classifies the camera motion of a clip (frames [T, H, W, 3], best at about 64 px wide).
+ * Classifies the camera motion of a clip (frames [T, H, W, 3], best at about 32-64 px wide),
+ * its optical flow computed on the current device.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { classifyCameraMotion } from "./camera_motion.ts";
  * import { randomClipSpec, renderClip } from "./synthetic.ts";
  * const frames = renderClip(randomClipSpec(1, { camera: "tilt_up", frames: 6 }));
- * classifyCameraMotion(frames).label; // "tilt_up"
+ * (await classifyCameraMotion(frames)).label; // "tilt_up"
  * ```
  */
-export function classifyCameraMotion(
+export async function classifyCameraMotion(
   frames: Frames,
   options: ClassifyOptions = {},
-): CameraMotionResult {
+): Promise<CameraMotionResult> {
   if (frames.shape[0] < 2) {
     throw new RangeError(`classifyCameraMotion needs at least 2 frames, got ${frames.shape[0]}`);
   }
-  const pairs = pairMotions(frames, 0, frames.shape[0], options.flow);
+  const pairs = await pairMotions(frames, 0, frames.shape[0], options.flow);
   const motion = averageMotion(pairs);
   return { label: labelMotion(motion, options), motion, pairs };
 }

@@ -3,7 +3,8 @@
  * low analysis resolution; split it into shots (HSV content difference, `shot_detect.ts`); split
  * shots further where the optical flow jumps between adjacent frame pairs or exceeds an upper
  * bound; keep segments long enough and moving enough; label each segment's camera motion from
- * its fitted global flow model (`camera_motion.ts`); score technical quality (`quality.ts`); and
+ * its fitted global flow model (`camera_motion.ts`, the flow computed with array ops on the
+ * current device, the fit on the host); score technical quality (`quality.ts`); and
  * write accepted segments as clip rows (frame ranges into the source file) to sharded metadata.
  * Every rejected segment is counted by reason and listed in `rejects.jsonl`.
  *
@@ -98,8 +99,11 @@ export async function curateVideo(
   const rejected: RejectedSegment[] = [];
   const stem = basename(path);
   const absolute = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  // The flow of every adjacent pair of the video at once (pair k: frames k, k + 1); pairs that
+  // straddle a cut are computed too and never read.
+  const allMotions = await pairMotions(frames, 0, frames.shape[0], options.classify?.flow);
   for (const shot of shots.shots) {
-    const motions = pairMotions(frames, shot.start, shot.end); // pair k: frames (start+k, start+k+1)
+    const motions = allMotions.slice(shot.start, shot.end - 1); // pair k: start + k, start + k + 1
     const segments: { start: number; end: number }[] = [];
     let a = shot.start;
     motions.forEach((m, k) => {

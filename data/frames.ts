@@ -2,11 +2,11 @@
  * Decoded video frames as plain typed arrays, and the one adapter point to the core's arrays.
  *
  * The data layer works on `{ data, shape: [T, H, W, 3] }` (RGB, row-major, channels last).
- * {@linkcode toArraySpec} is the single place where frames become core arrays: once the core
- * exists it will call `np.array(data, { shape, dtype })`; until then it returns the arguments.
+ * {@linkcode framesToArray} is the single place where frames become core arrays (`np.array`).
  *
  * @module
  */
+import { type NDArray, np } from "../autograd/mod.ts";
 
 /** Frame-stack shape: [T frames, H rows, W columns, 3 channels (RGB)]. */
 export type FramesShape = [t: number, h: number, w: number, c: 3];
@@ -113,27 +113,61 @@ export function toFloat(frames: Frames): FloatFrames {
   return { data: out, shape: [...frames.shape] };
 }
 
-/** What the core's `np.array` takes: a flat buffer, its shape and dtype. */
-export interface ArraySpec {
+/** Options of {@linkcode framesToArray}. */
+export interface FramesToArrayOptions {
+  /**
+   * "float32" (default): values in [0, 1] (uint8 / 255, as {@linkcode toFloat}); "int32": the
+   * raw 0..255 values (the core has no uint8 dtype).
+   */
+  dtype?: "float32" | "int32";
+}
+
+/** RGB frames of any leading shape, channels last: [T, H, W, 3], loader batches [B, N, H, W, 3]. */
+export interface FrameBuffer {
   data: Uint8Array | Float32Array;
-  shape: number[];
-  dtype: "uint32" | "float32";
+  shape: readonly number[];
 }
 
 /**
- * THE adapter point to the core: frames as the arguments of `np.array(data, { shape, dtype })`.
- * uint8 frames widen to "uint32" (the core has no uint8 dtype). When the core lands this
- * function returns `np.array(...)` instead and nothing else in `data/` changes.
+ * THE adapter point to the core: frames (channels last, [T, H, W, 3] or a batch
+ * [B, N, H, W, 3]) as an array on the current device, through `np.array`. uint8 frames become
+ * float32 in [0, 1] (value / 255) or int32 0..255; float frames (already in [0, 1]) stay
+ * float32.
  *
  * @example
- * ```ts
- * import { makeFrames, toArraySpec } from "./frames.ts";
- * toArraySpec(makeFrames(new Uint8Array(12), 1, 2, 2)).shape; // [1, 2, 2, 3]
+ * ```ts ignore
+ * import { device } from "../mod.ts";
+ * import { framesToArray, makeFrames } from "./frames.ts";
+ * device.use("reference");
+ * const x = framesToArray(makeFrames(new Uint8Array(12).fill(255), 1, 2, 2));
+ * x.shape; // [1, 2, 2, 3], float32, all 1
  * ```
  */
-export function toArraySpec(frames: Frames | FloatFrames): ArraySpec {
-  if (frames.data instanceof Float32Array) {
-    return { data: frames.data, shape: [...frames.shape], dtype: "float32" };
+export function framesToArray(frames: FrameBuffer, options: FramesToArrayOptions = {}): NDArray {
+  const { dtype = "float32" } = options;
+  const shape = [...frames.shape];
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (shape.at(-1) !== 3 || shape.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new RangeError(
+      `framesToArray: frames must be [..., 3] (RGB, channels last), got [${shape}]`,
+    );
   }
-  return { data: frames.data, shape: [...frames.shape], dtype: "uint32" };
+  if (frames.data.length !== size) {
+    throw new RangeError(
+      `framesToArray: ${frames.data.length} values do not fill [${shape}] (${size} values)`,
+    );
+  }
+  if (frames.data instanceof Float32Array) {
+    if (dtype !== "float32") {
+      throw new TypeError(
+        `framesToArray: float frames [${shape}] convert only to float32, not ${dtype}`,
+      );
+    }
+    return np.array(frames.data, { shape, dtype });
+  }
+  if (dtype === "int32") return np.array(frames.data, { shape, dtype });
+  // Divided on the host: np.array makes a float32 host buffer anyway, so this costs nothing.
+  const scaled = new Float32Array(size);
+  for (let i = 0; i < size; i++) scaled[i] = frames.data[i]! / 255;
+  return np.array(scaled, { shape, dtype });
 }

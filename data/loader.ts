@@ -1,7 +1,8 @@
 /**
- * The training clip loader: from clip metadata to batches of uint8 frames [B, N, H, W, 3] and
- * their MAG values, decoded in a worker that keeps `prefetch` batches in flight so the training
- * step does not wait on decoding in the steady state.
+ * The training clip loader: from clip metadata to batches of frames [B, N, H, W, 3] and their
+ * MAG values, decoded in a worker that keeps `prefetch` batches in flight so the training step
+ * does not wait on decoding in the steady state. Batches are uint8 typed arrays, or, with
+ * `output: "arrays"`, arrays of the core on the current device (`framesToArray`).
  *
  * Order: sample position p (counted across epochs) maps to epoch `floor(p / R)` and clip
  * `permuteIndex(p mod R, R, foldKey(seed, epoch))` of the R clips, so the order is a pure
@@ -10,7 +11,9 @@
  *
  * @module
  */
+import { type NDArray, np } from "../autograd/mod.ts";
 import type { ClipFilter } from "./filter.ts";
+import { framesToArray } from "./frames.ts";
 import { foldKey, hash32 } from "./hash.ts";
 import {
   type BatchConfig,
@@ -33,8 +36,11 @@ export interface LoaderClip {
   caption: string;
 }
 
+/** What a loader yields: typed-array batches ({@linkcode Batch}) or core arrays ({@linkcode ArrayBatch}). */
+export type LoaderOutput = "typed" | "arrays";
+
 /** Options of {@linkcode ClipLoader}. */
-export interface LoaderOptions {
+export interface LoaderOptions<O extends LoaderOutput = "typed"> {
   /** Clips per batch. */
   batchSize: number;
   /** Frames per clip (MAG's N). */
@@ -53,6 +59,10 @@ export interface LoaderOptions {
   sampler?: SamplerChoice;
   /** Let MAG repeat frames of clips with fewer than N usable frames; false (they throw). */
   allowRepeats?: boolean;
+  /** "typed" (default): uint8 typed arrays; "arrays": `NDArray`s on the current device. */
+  output?: O;
+  /** dtype of array batches: "float32" in [0, 1] (default) or "int32" 0..255. */
+  dtype?: "float32" | "int32";
 }
 
 /** One batch. */
@@ -64,6 +74,44 @@ export interface Batch extends PackedBatch {
 }
 
 /**
+ * One batch as arrays of the core on the current device (`output: "arrays"`); the caller owns
+ * them (free with `dispose()` or a `scope`).
+ */
+export interface ArrayBatch {
+  /** Frames [B, N, H, W, 3]: float32 in [0, 1] or int32 0..255 (the `dtype` option). */
+  data: NDArray;
+  /** M per clip [B], float32. */
+  m: NDArray;
+  clipIds: string[];
+  captions: string[];
+  /** Position after this batch: pass it as `position` to resume after it. */
+  position: number;
+  /** Epoch of the batch's first sample. */
+  epoch: number;
+}
+
+/** The batch type of each output kind. */
+export interface LoaderBatches {
+  typed: Batch;
+  arrays: ArrayBatch;
+}
+
+/** Converts a decoded batch to each output kind. */
+const converters: {
+  [K in LoaderOutput]: (batch: Batch, dtype: "float32" | "int32") => LoaderBatches[K];
+} = {
+  typed: (batch) => batch,
+  arrays: (batch, dtype) => ({
+    data: framesToArray(batch, { dtype }),
+    m: np.array(batch.m, { shape: [batch.m.length], dtype: "float32" }),
+    clipIds: batch.clipIds,
+    captions: batch.captions,
+    position: batch.position,
+    epoch: batch.epoch,
+  }),
+};
+
+/**
  * Yields batches forever (epoch after epoch); close it (or `await using`) to stop its worker.
  *
  * @example
@@ -73,11 +121,18 @@ export interface Batch extends PackedBatch {
  *   batchSize: 4, n: 16, size: { width: 64, height: 64 }, seed: 0,
  * });
  * const batch = await loader.next(); // batch.shape [4, 16, 64, 64, 3], batch.m [4]
+ *
+ * device.use("reference");
+ * await using arrays = await ClipLoader.fromMetadata("out/synth", {
+ *   batchSize: 4, n: 16, size: { width: 64, height: 64 }, seed: 0, output: "arrays",
+ * });
+ * const { data, m } = await arrays.next(); // NDArray float32 [4, 16, 64, 64, 3], [4]
  * ```
  */
-export class ClipLoader implements AsyncDisposable {
+export class ClipLoader<O extends LoaderOutput = "typed"> implements AsyncDisposable {
   readonly #clips: readonly LoaderClip[];
-  readonly #options: LoaderOptions;
+  readonly #options: LoaderOptions<O>;
+  readonly #output: O;
   readonly #config: BatchConfig;
   readonly #worker: Worker | null;
   readonly #pending = new Map<
@@ -89,7 +144,7 @@ export class ClipLoader implements AsyncDisposable {
   #issued: number;
   #closed = false;
 
-  constructor(clips: readonly LoaderClip[], options: LoaderOptions) {
+  constructor(clips: readonly LoaderClip[], options: LoaderOptions<O>) {
     if (clips.length === 0) throw new RangeError("ClipLoader needs at least one clip");
     if (!Number.isInteger(options.batchSize) || options.batchSize < 1) {
       throw new RangeError(`batchSize must be an integer >= 1, got ${options.batchSize}`);
@@ -98,8 +153,13 @@ export class ClipLoader implements AsyncDisposable {
     if (!Number.isInteger(position) || position < 0) {
       throw new RangeError(`position must be an integer >= 0, got ${position}`);
     }
+    if (options.output !== undefined && !(options.output in converters)) {
+      throw new RangeError(`output must be "typed" or "arrays", got ${options.output}`);
+    }
     this.#clips = clips;
     this.#options = options;
+    // O is "typed" exactly when `output` is omitted (the type parameter's default).
+    this.#output = options.output ?? ("typed" as O);
     this.#issued = position;
     this.#config = {
       n: options.n,
@@ -131,10 +191,10 @@ export class ClipLoader implements AsyncDisposable {
   /**
    * A loader over the clips in metadata shards (rows with a `path`), optionally filtered.
    */
-  static async fromMetadata(
+  static async fromMetadata<O extends LoaderOutput = "typed">(
     source: string | readonly string[],
-    options: LoaderOptions & { filter?: ClipFilter },
-  ): Promise<ClipLoader> {
+    options: LoaderOptions<O> & { filter?: ClipFilter },
+  ): Promise<ClipLoader<O>> {
     const rows = await readClips(source, {
       columns: ["clipId", "path", "startFrame", "endFrame", "fps", "caption"],
       ...(options.filter ? { filter: options.filter } : {}),
@@ -196,21 +256,22 @@ export class ClipLoader implements AsyncDisposable {
   }
 
   /** The next batch (decoding of the following ones is already under way). */
-  async next(): Promise<Batch> {
+  async next(): Promise<LoaderBatches[O]> {
     if (this.#closed) throw new Error("ClipLoader is closed");
     this.#fill();
     const head = this.#queue.shift()!;
     this.#fill();
     const batch = await head.promise;
-    return {
+    const typed: Batch = {
       ...batch,
       position: head.start + this.#options.batchSize,
       epoch: Math.floor(head.start / this.#clips.length),
     };
+    return converters[this.#output](typed, this.#options.dtype ?? "float32");
   }
 
   /** Batches forever, as an async iterator. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Batch> {
+  async *[Symbol.asyncIterator](): AsyncGenerator<LoaderBatches[O]> {
     while (!this.#closed) yield await this.next();
   }
 

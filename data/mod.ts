@@ -4,8 +4,9 @@
  * ffmpeg; the MAG and fixed-stride frame samplers; a synthetic camera-motion corpus; the
  * curation pipeline (shots, optical flow, camera motion, quality); and the training clip loader.
  *
- * Works on plain typed arrays (frames are uint8 `[T, H, W, 3]`); `toArraySpec` in `frames.ts`
- * is the single adapter point to the core's `np.array`. The root `mod.ts` exposes this module as
+ * Works on plain typed arrays (frames are uint8 `[T, H, W, 3]`); `framesToArray` in `frames.ts`
+ * is the single adapter point to the core's `np.array`, and optical flow runs in the core's
+ * array ops on the current device. The root `mod.ts` exposes this module as
  * `data` (`data.mag.sample`, `data.importCsv`, `data.video.decode`).
  *
  * @example
@@ -28,8 +29,8 @@ export { filterMask, matchesFilter } from "./filter.ts";
 export type { ClipFilter } from "./filter.ts";
 export { arrowSchema, clipColumns, parseFramestamp, validateRecord } from "./schema.ts";
 export type { ClipRow, RejectReason } from "./schema.ts";
-export { concatFrames, makeFrames, selectFrames, toArraySpec, toFloat } from "./frames.ts";
-export type { ArraySpec, FloatFrames, Frames } from "./frames.ts";
+export { concatFrames, framesToArray, makeFrames, selectFrames, toFloat } from "./frames.ts";
+export type { FloatFrames, FrameBuffer, Frames, FramesToArrayOptions } from "./frames.ts";
 export { foldKey, hash32 } from "./hash.ts";
 export type { Key } from "./hash.ts";
 export { permuteIndex } from "./permutation.ts";
@@ -39,12 +40,25 @@ export { generateCorpus, randomClipSpec, renderClip, renderShots } from "./synth
 export type { ClipSpec, CorpusOptions } from "./synthetic.ts";
 export { captionFor } from "./synthetic_caption.ts";
 export { syntheticRow } from "./synthetic_rows.ts";
-export { opticalFlow } from "./flow.ts";
-export { classifyCameraMotion, fitGlobalMotion, labelMotion } from "./camera_motion.ts";
+export { clipFlow, framePairFlows, opticalFlow, readFlow } from "./flow.ts";
+export type { Flow, FlowArrays, FlowOptions, PairFlowOptions } from "./flow.ts";
+export {
+  classifyCameraMotion,
+  fitGlobalMotion,
+  labelMotion,
+  pairMotions,
+} from "./camera_motion.ts";
 export type { GlobalMotion } from "./camera_motion.ts";
 export { detectShots } from "./shot_detect.ts";
 export { qualityScores } from "./quality.ts";
 export { curate, curateVideo } from "./curate.ts";
 export type { CurateOptions, CurateResult } from "./curate.ts";
 export { ClipLoader } from "./loader.ts";
-export type { Batch, LoaderClip, LoaderOptions } from "./loader.ts";
+export type {
+  ArrayBatch,
+  Batch,
+  LoaderBatches,
+  LoaderClip,
+  LoaderOptions,
+  LoaderOutput,
+} from "./loader.ts";

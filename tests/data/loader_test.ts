@@ -1,4 +1,5 @@
-import { assert, assertEquals, assertRejects } from "../_assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../_assert.ts";
+import * as device from "../../autograd/device.ts";
 import { ClipLoader, type LoaderOptions } from "../../data/loader.ts";
 import { sample } from "../../data/mag.ts";
 import { generateCorpus } from "../../data/synthetic.ts";
@@ -7,7 +8,7 @@ const dir = await Deno.makeTempDir();
 await generateCorpus(dir, { count: 5, seed: 3, width: 32, height: 32, frames: 12 });
 const base: LoaderOptions = { batchSize: 2, n: 4, size: { width: 24, height: 16 }, seed: 7 };
 
-async function take(loader: ClipLoader, count: number) {
+async function take<B>(loader: { next(): Promise<B>; close(): Promise<void> }, count: number) {
   const out = [];
   for (let i = 0; i < count; i++) out.push(await loader.next());
   await loader.close();
@@ -65,3 +66,21 @@ Deno.test("ClipLoader stride sampler loads fixed-stride windows", async () => {
 });
 
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+
+Deno.test("ClipLoader with output arrays yields NDArray batches equal to the typed ones", async () => {
+  device.use("reference");
+  const typed = await take(await ClipLoader.fromMetadata(dir, { ...base, worker: false }), 2);
+  const options: LoaderOptions<"arrays"> = { ...base, worker: false, output: "arrays" };
+  const arrays = await take(await ClipLoader.fromMetadata(dir, options), 2);
+  const ints = await take(await ClipLoader.fromMetadata(dir, { ...options, dtype: "int32" }), 1);
+  arrays.forEach((batch, i) => {
+    assertEquals([batch.data.shape, batch.data.dtype], [[2, 4, 16, 24, 3], "float32"]);
+    assertEquals(batch.data.dataSync(), Float32Array.from(typed[i]!.data, (v) => v / 255));
+    assertEquals([batch.m.shape, batch.m.dataSync()], [[2], typed[i]!.m]);
+    assertEquals([batch.clipIds, batch.position], [typed[i]!.clipIds, typed[i]!.position]);
+  });
+  assertEquals(ints[0]!.data.dataSync(), Int32Array.from(typed[0]!.data));
+  const clip = { clipId: "a", path: "a.mp4", startFrame: 0, endFrame: 9, fps: 8, caption: "" };
+  const bogus = { ...base, worker: false, output: "tensors" } as unknown as LoaderOptions;
+  assertThrows(() => new ClipLoader([clip], bogus), RangeError, "got tensors");
+});
