@@ -17,7 +17,7 @@ import { fmtShape, sizeOf } from "../kernels/shape.ts";
 import { defaultBackend } from "./backends.ts";
 import { track, untrack } from "./memory.ts";
 import * as np from "./numpy/methods.ts";
-import { Trace } from "./trace.ts";
+import { dynamicTrace, Trace } from "./trace.ts";
 
 /** A value accepted where an array is expected: an array or a JavaScript scalar. */
 export type ArrayLike = NDArray | number | boolean;
@@ -97,6 +97,19 @@ export class NDArray {
     const array = new NDArray(value.aval, evalTrace, value);
     array.#token = {};
     track(array, value.backend, value, array.#token);
+    return array;
+  }
+
+  /**
+   * @internal A second handle on the same storage, owned by the caller rather than by any scope
+   * (a compiled program's captured constants must outlive the scope they were created in).
+   */
+  keep(): NDArray {
+    const value = this.backendValue();
+    value.backend.retain(value);
+    const array = new NDArray(value.aval, evalTrace, value);
+    array.#token = {};
+    track(array, value.backend, value, array.#token, false);
     return array;
   }
 
@@ -356,7 +369,10 @@ export function bind<P extends Primitive>(
   inputs: readonly NDArray[],
 ): NDArray[] {
   const outAvals = abstractEval(prim, inputs.map((x) => x.aval), params);
-  let top: Trace = evalTrace;
+  // While a program is traced for jit, every operation belongs to it, even one on constants
+  // only (JAX's "omnistaging"), so `x + 1` compiles to one fused kernel instead of running the
+  // constant part eagerly at trace time.
+  let top: Trace = dynamicTrace() ?? evalTrace;
   for (const x of inputs) {
     if (!x.trace.active) {
       throw new Error(

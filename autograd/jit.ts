@@ -22,7 +22,7 @@ import type { Aval, Params, Primitive } from "../kernels/primitives.ts";
 import { fmtShape } from "../kernels/shape.ts";
 import { NDArray } from "./array.ts";
 import { defaultBackend } from "./backends.ts";
-import { insideTransformation, nextLevel, Trace, withTrace } from "./trace.ts";
+import { insideTransformation, nextLevel, Trace, withDynamicTrace, withTrace } from "./trace.ts";
 import { defToString, flatten, type TreeDef, unflatten } from "./tree.ts";
 
 /** A tracer of program construction: stands for one program variable. */
@@ -57,7 +57,8 @@ class ProgramTrace extends Trace {
       v = this.newVar(x.aval);
       this.#constOf.set(x, v);
       this.constVars.push(v);
-      this.constValues.push(x);
+      // The compiled program owns its constants: keep them alive past the caller's scope.
+      this.constValues.push(x.keep());
     }
     return new ProgramTracer(this, v);
   }
@@ -101,7 +102,10 @@ function traceProgram(f: (...args: never[]) => unknown, args: readonly unknown[]
       inputVars.push(v);
       return new ProgramTracer(trace, v);
     });
-    const out = (f as (...a: unknown[]) => unknown)(...unflatten<unknown[]>(def, tracedLeaves));
+    const out = withDynamicTrace(
+      trace,
+      () => (f as (...a: unknown[]) => unknown)(...unflatten<unknown[]>(def, tracedLeaves)),
+    );
     const [outLeaves, outDef] = flatten(out);
     const outputs: Var[] = [];
     const described = outLeaves.map((leaf) => {

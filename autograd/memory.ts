@@ -33,16 +33,23 @@ interface Held {
 const registry = new FinalizationRegistry<Held>((held) => held.backend.release(held.value));
 
 /**
- * Records a newly created concrete array: with the innermost scope, and with the finalizer.
+ * Records a newly created concrete array: with the innermost scope (unless `scoped` is false, for
+ * arrays owned by a compiled program), and with the finalizer.
  *
  * @example
  * ```ts ignore
  * track(array, array.backend, array.value, token);
  * ```
  */
-export function track(array: Owned, backend: Backend, value: BackendArray, token: object): void {
+export function track(
+  array: Owned,
+  backend: Backend,
+  value: BackendArray,
+  token: object,
+  scoped = true,
+): void {
   registry.register(array, { backend, value }, token);
-  frames[frames.length - 1]?.add(array);
+  if (scoped) frames[frames.length - 1]?.add(array);
 }
 
 /**

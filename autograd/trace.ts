@@ -96,3 +96,36 @@ export function insideTransformation(): boolean {
 export function activeTransformations(): string[] {
   return stack.map((t) => t.kind);
 }
+
+let dynamic: Trace | null = null;
+
+/**
+ * The trace that receives every operation while a program is being traced (set by `jit`), or
+ * null.
+ *
+ * @example
+ * ```ts ignore
+ * dynamicTrace()?.kind; // "jit" while tracing a jitted function
+ * ```
+ */
+export function dynamicTrace(): Trace | null {
+  return dynamic;
+}
+
+/**
+ * Runs `body` with `trace` as the dynamic trace (restoring the previous one after).
+ *
+ * @example
+ * ```ts ignore
+ * withDynamicTrace(programTrace, () => f(...tracers));
+ * ```
+ */
+export function withDynamicTrace<R>(trace: Trace, body: () => R): R {
+  const previous = dynamic;
+  dynamic = trace;
+  try {
+    return body();
+  } finally {
+    dynamic = previous;
+  }
+}
