@@ -112,7 +112,8 @@ function elementwise<P extends Primitive>(prim: P): BatchRule<P> {
   return (values, dims, params, size) => {
     if (values.length === 1) return [bind(prim, params, values), [dims[0]!]];
     const aligned = values.map((v, i) => toFront(v, dims[i] ?? null, size));
-    return [bind(prim, params, aligned), [0]];
+    const outs = bind(prim, params, aligned);
+    return [outs, outs.map(() => 0)]; // every output (threefry2x32 has two) is batched at 0
   };
 }
 
