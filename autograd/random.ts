@@ -37,8 +37,9 @@ export function key(seed: number): NDArray {
   if (!Number.isSafeInteger(seed)) {
     throw new Error(`random.key: seed must be a safe integer, got ${seed}`);
   }
-  const unsigned = seed < 0 ? seed + 2 ** 64 : seed; // two's complement like a 64-bit int
-  const hi = Math.floor(unsigned / 2 ** 32) >>> 0, lo = unsigned >>> 0;
+  // The two 32-bit words of the seed as a 64-bit two's complement integer (JAX's threefry_seed):
+  // floor division and `>>> 0` (modulo 2^32) are exact for safe integers, negative ones included.
+  const hi = Math.floor(seed / 2 ** 32) >>> 0, lo = seed >>> 0;
   return array(new Uint32Array([hi, lo]), { dtype: "uint32" });
 }
 
