@@ -87,7 +87,10 @@ export function uniformValues(rng: Rng, n: number, lo: number, hi: number): numb
 
 /** `n` float32 values with magnitude in `[lo, hi)` and random sign (kept away from zero). */
 export function signedValues(rng: Rng, n: number, lo: number, hi: number): number[] {
-  return Array.from({ length: n }, () => Math.fround((rng() < 0.5 ? -1 : 1) * (lo + (hi - lo) * rng())));
+  return Array.from(
+    { length: n },
+    () => Math.fround((rng() < 0.5 ? -1 : 1) * (lo + (hi - lo) * rng())),
+  );
 }
 
 /**

@@ -49,7 +49,9 @@ export function randomCotangent(out: unknown, rng: Rng): { tree: unknown; values
   const ct = tree.map((leaf: unknown) => {
     if (!(leaf instanceof NDArray)) return leaf;
     const x = leaf;
-    const u = isFloat(x.dtype) ? uniformValues(rng, x.size, -1, 1) : new Array<number>(x.size).fill(0);
+    const u = isFloat(x.dtype)
+      ? uniformValues(rng, x.size, -1, 1)
+      : new Array<number>(x.size).fill(0);
     values.push(u);
     return upload({ shape: x.shape, dtype: isFloat(x.dtype) ? x.dtype : "float32", data: u });
   }, out);

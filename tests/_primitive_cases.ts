@@ -19,8 +19,8 @@ import {
   pick,
   randBroadcastShapes,
   randInt,
-  type Rng,
   randShape,
+  type Rng,
   signedValues,
   uniformValues,
 } from "./_arbitraries.ts";
@@ -292,10 +292,14 @@ export const primitiveCases: { [P in Primitive]: PrimitiveCase } = {
   mul: binaryCase(np.multiply, uniform(-2, 2), uniform(-2, 2)),
   div: binaryCase(np.divide, uniform(-2, 2), signed(0.5, 2)),
   // |a / b| in [1.1, 1.83]: trunc(a / b) = +-1, away from the jumps of rem.
-  rem: binaryCase((a, b) => {
-    const [x, y] = np.broadcastArrays(a, b);
-    return lax.binary("rem", x!, y!);
-  }, signed(2.2, 3.2), uniform(1.75, 2)),
+  rem: binaryCase(
+    (a, b) => {
+      const [x, y] = np.broadcastArrays(a, b);
+      return lax.binary("rem", x!, y!);
+    },
+    signed(2.2, 3.2),
+    uniform(1.75, 2),
+  ),
   pow: binaryCase(np.power, uniform(0.5, 2), uniform(-2, 2)),
   // Two interleaved grids: |a - b| >= 0.15 everywhere, so no ties.
   max: binaryCase(np.maximum, grid(0.4, 0), grid(0.4, 0.2)),
@@ -569,8 +573,11 @@ export const primitiveCases: { [P in Primitive]: PrimitiveCase } = {
         inputs: [f32(q, uniform(-1.5, 1.5)), f32(k, uniform(-1.5, 1.5)), f32(v, uniform(-2, 2))],
         // The gradient of fused attention is computed by attention_bwd.
         f: (a, b, c) =>
-          grad((x: NDArray, y: NDArray, z: NDArray) =>
-            np.sum(np.square(lax.attention(x, y, z, params)[0])), { argnums: [0, 1, 2] })(a, b, c),
+          grad(
+            (x: NDArray, y: NDArray, z: NDArray) =>
+              np.sum(np.square(lax.attention(x, y, z, params)[0])),
+            { argnums: [0, 1, 2] },
+          )(a, b, c),
         describe: `q [${q}] k [${k}] v [${v}] ${JSON.stringify(params)}`,
       };
     },

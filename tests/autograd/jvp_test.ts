@@ -7,12 +7,7 @@ import { assertClose, assertEquals } from "../_assert.ts";
 import { property, rngFrom, seedArb, uniformValues } from "../_arbitraries.ts";
 import { checkJvpVjpAdjoint } from "../_fd.ts";
 import { read, upload } from "../_host.ts";
-import {
-  allPrimitives,
-  diffIndices,
-  primitiveCases,
-  sampleInputs,
-} from "../_primitive_cases.ts";
+import { allPrimitives, diffIndices, primitiveCases, sampleInputs } from "../_primitive_cases.ts";
 
 device.use("reference");
 

@@ -13,12 +13,7 @@ import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import { property, rngFrom, seedArb, uniformValues } from "../_arbitraries.ts";
 import { checkVjpMatchesFiniteDifferences } from "../_fd.ts";
 import { read, recordExecutions, upload } from "../_host.ts";
-import {
-  allPrimitives,
-  diffIndices,
-  primitiveCases,
-  sampleInputs,
-} from "../_primitive_cases.ts";
+import { allPrimitives, diffIndices, primitiveCases, sampleInputs } from "../_primitive_cases.ts";
 
 device.use("reference");
 

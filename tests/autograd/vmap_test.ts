@@ -49,11 +49,15 @@ function checkVmapAgainstLoop(
     data: spec.sample(rng, sizeOfShape(spec.shape)),
   }));
   for (let b = 0; b < batch; b++) {
-    perExample.push(instance.inputs.map((spec, i) =>
-      inAxes[i] === null
-        ? shared[i]!
-        : { shape: spec.shape, dtype: spec.dtype, data: spec.sample(rng, sizeOfShape(spec.shape)) }
-    ));
+    perExample.push(
+      instance.inputs.map((spec, i) =>
+        inAxes[i] === null ? shared[i]! : {
+          shape: spec.shape,
+          dtype: spec.dtype,
+          data: spec.sample(rng, sizeOfShape(spec.shape)),
+        }
+      ),
+    );
   }
   const batchedArgs = instance.inputs.map((spec, i) => {
     const axis = inAxes[i];
@@ -90,7 +94,11 @@ function randomAxes(rng: Rng, instance: Instance): (number | null)[] {
 /** An `outAxes` valid for every output of the instance (outputs gain one axis). */
 function randomOutAxes(rng: Rng, instance: Instance): number {
   const probe = instance.inputs.map((spec) =>
-    upload({ shape: spec.shape, dtype: spec.dtype, data: spec.sample(rng, sizeOfShape(spec.shape)) })
+    upload({
+      shape: spec.shape,
+      dtype: spec.dtype,
+      data: spec.sample(rng, sizeOfShape(spec.shape)),
+    })
   );
   const minRank = Math.min(...arrayLeaves(instance.f(...probe)).map((x) => x.ndim)) + 1;
   return randInt(rng, -minRank, minRank - 1);
@@ -131,7 +139,14 @@ Deno.test("vmap of conv with batched weights uses the loop fallback correctly", 
     const rng = rngFrom(seed);
     const instance = primitiveCases.conv.make(rng);
     const inAxes = [pick(rng, [null, 0, 2]), pick(rng, [0, 1])];
-    checkVmapAgainstLoop(instance, rng, randInt(rng, 2, 3), inAxes, pick(rng, [0, 1]), instance.describe);
+    checkVmapAgainstLoop(
+      instance,
+      rng,
+      randInt(rng, 2, 3),
+      inAxes,
+      pick(rng, [0, 1]),
+      instance.describe,
+    );
   }, { numRuns: 10 });
 });
 
