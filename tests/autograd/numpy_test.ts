@@ -1,0 +1,332 @@
+/**
+ * The `np` layer's NumPy rules: broadcasting for random shape pairs (against an independent
+ * implementation), reduction shapes with axis/keepdims, dtype promotion with weak scalars,
+ * errors that name the offending shapes, and values of the main ops against host loops.
+ */
+import fc from "fast-check";
+import { device, type NDArray, np } from "../../autograd/mod.ts";
+import { resultType } from "../../autograd/numpy/convert.ts";
+import { type DType, promoteTypes } from "../../kernels/dtype.ts";
+import { broadcastShapes } from "../../kernels/shape.ts";
+import { assert, assertClose, assertEquals, assertThrows } from "../_assert.ts";
+import { property, rngFrom, seedArb, uniformValues } from "../_arbitraries.ts";
+import { read, sizeOfShape, stridesOfShape, upload } from "../_host.ts";
+
+device.use("reference");
+
+/** NumPy's broadcasting rule, written independently: right-align, sizes equal or 1. */
+function numpyBroadcast(a: readonly number[], b: readonly number[]): number[] | null {
+  const rank = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const x = a[a.length - rank + i] ?? 1, y = b[b.length - rank + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) return null;
+    out.push(x === 1 ? y : x);
+  }
+  return out;
+}
+
+const shapeArb = fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 4 });
+/** Pairs biased toward broadcastable ones (the second derived from the first). */
+const pairArb = fc.oneof(
+  fc.tuple(shapeArb, shapeArb),
+  fc.tuple(shapeArb, fc.array(fc.boolean(), { maxLength: 4 }), fc.nat(2)).map((
+    [a, ones, drop],
+  ) => [a, a.slice(Math.min(drop, a.length)).map((d, i) => (ones[i] ? 1 : d))] as const),
+);
+
+Deno.test("broadcastShapes follows NumPy's rules for random shape pairs", () => {
+  property(pairArb, ([a, b]) => {
+    const want = numpyBroadcast(a, b);
+    if (want === null) {
+      const error = assertThrows(() => broadcastShapes(a, b));
+      const fmt = (s: readonly number[]) => `[${s.join(",")}]`;
+      assert(
+        error.message.includes(fmt(a)) && error.message.includes(fmt(b)),
+        `message should name both shapes: ${error.message}`,
+      );
+    } else {
+      assertEquals(broadcastShapes(a, b), want);
+      assertEquals(broadcastShapes(b, a), want);
+    }
+  }, { numRuns: 500 });
+});
+
+Deno.test("np.add broadcasts values as NumPy does (and throws naming both shapes)", () => {
+  property(fc.record({ pair: pairArb, seed: seedArb }), ({ pair: [sa, sb], seed }) => {
+    const rng = rngFrom(seed);
+    const da = uniformValues(rng, sizeOfShape(sa), -5, 5),
+      db = uniformValues(rng, sizeOfShape(sb), -5, 5);
+    const a = upload({ shape: sa, dtype: "float32", data: da });
+    const b = upload({ shape: sb, dtype: "float32", data: db });
+    const want = numpyBroadcast(sa, sb);
+    if (want === null) {
+      const error = assertThrows(() => np.add(a, b));
+      assert(error.message.includes(`[${sa}]`) && error.message.includes(`[${sb}]`), error.message);
+      return;
+    }
+    const out = np.add(a, b);
+    assertEquals([...out.shape], want);
+    const got = read(out);
+    const sA = stridesOfShape(sa), sB = stridesOfShape(sb), sOut = stridesOfShape(want);
+    for (let flat = 0; flat < got.length; flat++) {
+      let ia = 0, ib = 0;
+      want.forEach((_, d) => {
+        const i = Math.floor(flat / sOut[d]!) % want[d]!;
+        const offA = d - (want.length - sa.length), offB = d - (want.length - sb.length);
+        if (offA >= 0 && sa[offA] !== 1) ia += i * sA[offA]!;
+        if (offB >= 0 && sb[offB] !== 1) ib += i * sB[offB]!;
+      });
+      assertEquals(got[flat], Math.fround(da[ia]! + db[ib]!));
+    }
+  }, { numRuns: 150 });
+});
+
+/** The reduced shape NumPy gives for `axis` (undefined: all) and keepdims. */
+function reducedShape(
+  shape: readonly number[],
+  axis: number | number[] | undefined,
+  keepdims: boolean,
+): number[] {
+  const axes = axis === undefined
+    ? shape.map((_, i) => i)
+    : (typeof axis === "number" ? [axis] : axis).map((a) => (a < 0 ? a + shape.length : a));
+  return keepdims
+    ? shape.map((d, i) => (axes.includes(i) ? 1 : d))
+    : shape.filter((_, i) => !axes.includes(i));
+}
+
+const reductionArb = fc.record({
+  shape: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 4 }),
+  pick: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+  form: fc.constantFrom("all", "one", "list", "negative"),
+  keepdims: fc.boolean(),
+  seed: seedArb,
+});
+
+Deno.test("reductions follow NumPy's axis and keepdims shapes; sum matches a host loop", () => {
+  property(reductionArb, ({ shape, pick, form, keepdims, seed }) => {
+    const rank = shape.length;
+    const chosen = shape.map((_, i) => i).filter((i) => pick[i]);
+    const axis = form === "all"
+      ? undefined
+      : form === "one"
+      ? (chosen[0] ?? 0)
+      : form === "negative"
+      ? (chosen[0] ?? 0) - rank
+      : chosen;
+    const data = uniformValues(rngFrom(seed), sizeOfShape(shape), -3, 3);
+    const x = upload({ shape, dtype: "float32", data });
+    const want = reducedShape(shape, axis, keepdims);
+    for (const f of [np.sum, np.mean, np.max, np.min, np.logsumexp, np.variance]) {
+      assertEquals([...f(x, axis, { keepdims }).shape], want, `${f.name} axis ${axis}`);
+    }
+    // Values of sum against a host loop.
+    const axes = new Set(
+      axis === undefined
+        ? shape.map((_, i) => i)
+        : (typeof axis === "number" ? [axis] : axis).map((a) => (a < 0 ? a + rank : a)),
+    );
+    const outShape = shape.filter((_, i) => !axes.has(i));
+    const acc = new Array<number>(sizeOfShape(outShape)).fill(0);
+    const strides = stridesOfShape(shape), outStrides = stridesOfShape(outShape);
+    data.forEach((v, flat) => {
+      let o = 0, k = 0;
+      shape.forEach((d, i) => {
+        const idx = Math.floor(flat / strides[i]!) % d;
+        if (!axes.has(i)) o += idx * outStrides[k++]!;
+      });
+      acc[o]! += v;
+    });
+    assertClose(read(np.sum(x, axis)), acc.map(Math.fround), { rtol: 1e-6, atol: 1e-6 });
+  }, { numRuns: 100 });
+});
+
+Deno.test("argmax/argmin follow NumPy's shapes, flattened when axis is omitted", () => {
+  const x = np.array([[1, 5, 2], [7, 0, 7]]);
+  assertEquals(read(np.argmax(x)), [3]);
+  assertEquals([...np.argmax(x).shape], []);
+  assertEquals([...np.argmax(x, undefined, { keepdims: true }).shape], [1, 1]);
+  assertEquals(read(np.argmax(x, 1)), [1, 0]);
+  assertEquals([...np.argmax(x, -1, { keepdims: true }).shape], [2, 1]);
+  assertEquals(read(np.argmin(x, 0)), [0, 1, 0]);
+  assertEquals(np.argmax(x).dtype, "int32");
+});
+
+Deno.test("promoteTypes follows the JAX lattice: bool < ints < floats", () => {
+  const table: Record<DType, Record<DType, DType>> = {
+    bool: {
+      bool: "bool",
+      uint32: "uint32",
+      int32: "int32",
+      float16: "float16",
+      bfloat16: "bfloat16",
+      float32: "float32",
+    },
+    uint32: {
+      bool: "uint32",
+      uint32: "uint32",
+      int32: "int32",
+      float16: "float16",
+      bfloat16: "bfloat16",
+      float32: "float32",
+    },
+    int32: {
+      bool: "int32",
+      uint32: "int32",
+      int32: "int32",
+      float16: "float16",
+      bfloat16: "bfloat16",
+      float32: "float32",
+    },
+    float16: {
+      bool: "float16",
+      uint32: "float16",
+      int32: "float16",
+      float16: "float16",
+      bfloat16: "float32",
+      float32: "float32",
+    },
+    bfloat16: {
+      bool: "bfloat16",
+      uint32: "bfloat16",
+      int32: "bfloat16",
+      float16: "float32",
+      bfloat16: "bfloat16",
+      float32: "float32",
+    },
+    float32: {
+      bool: "float32",
+      uint32: "float32",
+      int32: "float32",
+      float16: "float32",
+      bfloat16: "float32",
+      float32: "float32",
+    },
+  };
+  for (const a of Object.keys(table) as DType[]) {
+    for (const b of Object.keys(table) as DType[]) {
+      assertEquals(promoteTypes(a, b), table[a][b], `${a} with ${b}`);
+      const x = np.zeros([1], { dtype: a }), y = np.zeros([1], { dtype: b });
+      assertEquals(resultType(x, y), table[a][b]);
+    }
+  }
+});
+
+Deno.test("weak scalars take the array's dtype unless they cannot represent the value", () => {
+  const i = np.array([1, 2], { dtype: "int32" });
+  const h = np.array([1, 2], { dtype: "float16" });
+  const u = np.array([1, 2], { dtype: "uint32" });
+  const b = np.array([true, false]);
+  assertEquals(np.add(i, 2).dtype, "int32");
+  assertEquals(np.add(i, 2.5).dtype, "float32");
+  assertEquals(read(np.add(i, 2.5)), [3.5, 4.5]);
+  assertEquals(np.multiply(h, 3).dtype, "float16");
+  assertEquals(np.multiply(h, 0.1).dtype, "float16");
+  assertEquals(np.add(u, 1).dtype, "uint32");
+  assertEquals(np.add(b, 1).dtype, "int32");
+  assertEquals(np.multiply(b, 1.5).dtype, "float32");
+  assertEquals(np.where(b, i, 0.5).dtype, "float32");
+  assertEquals(np.add(2, 3).dtype, "float32"); // numbers alone are float32 in Droplet
+  assertEquals(np.divide(i, i).dtype, "float32");
+  assertEquals(np.power(i, i).dtype, "int32");
+  assertEquals(read(np.power(i, 3)), [1, 8]);
+  assertEquals(np.mean(i).dtype, "float32");
+  assertEquals(np.sum(b).dtype, "int32");
+  assertEquals(np.exp(i).dtype, "float32");
+  assertEquals(np.equal(h, 1).dtype, "bool");
+});
+
+Deno.test("astype converts with NumPy semantics (integers wrap, floats truncate)", () => {
+  assertEquals(read(np.astype(np.array([-1, 7], { dtype: "int32" }), "uint32")), [4294967295, 7]);
+  assertEquals(read(np.astype(np.array([4294967295], { dtype: "uint32" }), "int32")), [-1]);
+  assertEquals(read(np.astype(np.array([-2.7, 2.7]), "int32")), [-2, 2]);
+  assertEquals(read(np.astype(np.array([0, 0.5]), "bool")), [0, 1]);
+  assertEquals(read(np.astype(np.array([1 / 3]), "float16")), [0.333251953125]);
+});
+
+Deno.test("matmul of [2,3] with [4,5] throws naming both shapes and inner sizes", () => {
+  const error = assertThrows(() => np.matmul(np.ones([2, 3]), np.ones([4, 5])));
+  for (const part of ["[2,3]", "[4,5]", "3", "4"]) {
+    assert(error.message.includes(part), `"${error.message}" lacks ${part}`);
+  }
+  assertEquals(
+    error.message,
+    "matmul: cannot contract [2,3] with [4,5]: inner sizes 3 and 4 differ",
+  );
+});
+
+Deno.test("shape errors name the offending shapes", () => {
+  const msg = (fn: () => unknown) => assertThrows(fn).message;
+  assert(msg(() => np.reshape(np.ones([2, 3]), [4])).includes("[2,3]"));
+  assert(msg(() => np.broadcastTo(np.ones([3]), [2, 4])).includes("[3]"));
+  assert(msg(() => np.concatenate([np.ones([2, 3]), np.ones([2, 4])], 0)).includes("[2,4]"));
+  assert(msg(() => np.sum(np.ones([2]), 3)).includes("3"));
+  assert(msg(() => np.squeeze(np.ones([2, 3]), 0)).includes("size 2"));
+});
+
+Deno.test("matmul, einsum and outer agree with host loops (batched, broadcast, vectors)", () => {
+  property(seedArb, (seed) => {
+    const rng = rngFrom(seed);
+    const [m, k, n] = [
+      1 + Math.floor(rng() * 3),
+      1 + Math.floor(rng() * 3),
+      1 + Math.floor(rng() * 3),
+    ];
+    const batch = 1 + Math.floor(rng() * 2);
+    const da = uniformValues(rng, batch * m * k, -2, 2), db = uniformValues(rng, k * n, -2, 2);
+    const a = upload({ shape: [batch, m, k], dtype: "float32", data: da });
+    const b = upload({ shape: [k, n], dtype: "float32", data: db });
+    const want: number[] = [];
+    for (let bi = 0; bi < batch; bi++) {
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let t = 0; t < k; t++) s += da[bi * m * k + i * k + t]! * db[t * n + j]!;
+          want.push(Math.fround(s));
+        }
+      }
+    }
+    assertEquals(read(np.matmul(a, b)), want);
+    assertClose(read(np.einsum("bij,jk->bik", a, b)), want, { rtol: 1e-6, atol: 1e-6 });
+    const v = np.index(b, [null, 0]); // [k]
+    assertEquals([...np.matmul(a, v).shape], [batch, m]);
+    assertEquals([...np.outer(v, v).shape], [k, k]);
+  }, { numRuns: 30 });
+});
+
+Deno.test("movement ops: slices with steps, pad, flip, stack/split, take, where", () => {
+  const x = np.arange(10, undefined, 1, { dtype: "float32" });
+  assertEquals(read(np.sliceAxis(x, 0, 1, 8, 3)), [1, 4, 7]);
+  assertEquals(read(np.sliceAxis(x, 0, null, null, -3)), [9, 6, 3, 0]);
+  assertEquals(read(np.sliceAxis(x, 0, -2, 2, -2)), [8, 6, 4]);
+  assertEquals(read(np.sliceAxis(x, 0, 5, 2, 1)), []);
+  const m = np.reshape(np.arange(6, undefined, 1, { dtype: "float32" }), [2, 3]);
+  assertEquals(read(np.index(m, [-1, { start: 0, step: 2 }])), [3, 5]);
+  assertEquals(read(np.pad(m, [[0, 1], [1, 0]], { constantValue: -1 })), [
+    -1,
+    0,
+    1,
+    2,
+    -1,
+    3,
+    4,
+    5,
+    -1,
+    -1,
+    -1,
+    -1,
+  ]);
+  assertEquals(read(np.pad(np.array([1, 2]), 2, { mode: "edge" })), [1, 1, 1, 2, 2, 2]);
+  assertEquals(read(np.flip(m, 1)), [2, 1, 0, 5, 4, 3]);
+  const [p, q] = np.split(np.stack([m, m], 0), 2, 0) as [NDArray, NDArray];
+  assertEquals([...p.shape], [1, 2, 3]);
+  assertEquals(read(q), read(m));
+  assertEquals(read(np.take(m, np.array([-1, 0], { dtype: "int32" }), 1)), [2, 0, 5, 3]);
+  assertEquals(read(np.takeAlongAxis(m, np.array([[2], [0]], { dtype: "int32" }), 1)), [2, 3]);
+  assertEquals(read(np.where(np.greater(m, 2), m, np.array([10, 20, 30]))), [10, 20, 30, 3, 4, 5]);
+  assertEquals(read(np.tile(np.array([1, 2]), [2])), [1, 2, 1, 2]);
+  assertEquals(read(np.repeat(np.array([1, 2]), 2)), [1, 1, 2, 2]);
+  assertEquals(read(np.moveaxis(np.zeros([2, 3, 4]), 0, -1)).length, 24);
+  assertEquals([...np.moveaxis(np.zeros([2, 3, 4]), 0, -1).shape], [3, 4, 2]);
+});
