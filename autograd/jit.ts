@@ -275,10 +275,18 @@ function compileEntry(
       `[droplet jit] ${traced.program.equations.length} equations\n${traced.toString()}\n${executable.describe()}`,
     );
   }
+  // The cache entry holds its own handle on each constant: constants made while tracing (a
+  // scalar's `full`, a folded iota) belong to whatever scope was active then, which frees them
+  // when it ends, yet every later call of the cached program needs them.
+  const constants = traced.constValues.map((c) => {
+    const value = c.backendValue();
+    value.backend.retain(value);
+    return value;
+  });
   return {
     traced,
     run: (arrays) => {
-      const values = [...traced.constValues, ...arrays].map((a) => a.backendValue());
+      const values = [...constants, ...arrays.map((a) => a.backendValue())];
       return executable.run(values).map((v) => NDArray.fromBackend(v));
     },
   };
