@@ -4,7 +4,8 @@
  * of floats), and `property`, which runs `fc.assert` with a replayable seed.
  *
  * Replay a failure: fast-check prints `{ seed: S, path: "P" }`; rerun the test with
- * `FC_SEED=S FC_PATH=P` in the environment.
+ * `FC_SEED=S FC_PATH=P` in the environment. Hunt for rare failures with `FC_RUNS_SCALE=20`
+ * (multiplies every property's number of runs).
  *
  * @module
  */
@@ -130,7 +131,8 @@ export function property<T>(
 ): void {
   const seed = envOf("FC_SEED");
   const path = envOf("FC_PATH");
-  const params: fc.Parameters<[T]> = { numRuns };
+  const scale = Number(envOf("FC_RUNS_SCALE") ?? "1");
+  const params: fc.Parameters<[T]> = { numRuns: Math.max(1, Math.round(numRuns * scale)) };
   if (seed !== undefined) params.seed = Number(seed);
   if (path !== undefined) params.path = path;
   fc.assert(fc.property(arb, predicate), params);

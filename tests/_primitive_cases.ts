@@ -217,17 +217,18 @@ function argCase(prim: "argmax" | "argmin"): PrimitiveCase {
 }
 
 function convCase(rng: Rng): Instance {
+  const nd3 = rng() < 0.15; // sometimes 3-D, as the video models use
   for (;;) {
-    const nd = randInt(rng, 1, 2);
-    const groups = randInt(rng, 1, 2);
+    const nd = randInt(rng, 1, nd3 ? 3 : 2);
+    const groups = randInt(rng, 1, 3);
     const cpg = randInt(rng, 1, 2), opg = randInt(rng, 1, 2);
     const batch = randInt(rng, 1, 2);
-    const spatial = Array.from({ length: nd }, () => randInt(rng, 1, 4));
+    const spatial = Array.from({ length: nd }, () => randInt(rng, 1, nd === 3 ? 3 : 6));
     const kernel = Array.from({ length: nd }, () => randInt(rng, 1, 3));
-    const strides = spatial.map(() => randInt(rng, 1, 2));
-    const lhsDilation = spatial.map(() => randInt(rng, 1, 2));
+    const strides = spatial.map(() => randInt(rng, 1, 3));
+    const lhsDilation = spatial.map(() => randInt(rng, 1, 3));
     const rhsDilation = spatial.map(() => randInt(rng, 1, 2));
-    const padding = spatial.map(() => [randInt(rng, -1, 2), randInt(rng, -1, 2)] as const);
+    const padding = spatial.map(() => [randInt(rng, -2, 3), randInt(rng, -2, 3)] as const);
     const out = spatial.map((s, i) =>
       convOutputSize(s, kernel[i]!, strides[i]!, padding[i]!, lhsDilation[i]!, rhsDilation[i]!)
     );

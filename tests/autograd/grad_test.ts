@@ -8,6 +8,7 @@ import {
   customVjp,
   device,
   grad,
+  jit,
   jvp,
   lax,
   type NDArray,
@@ -274,4 +275,98 @@ Deno.test("stopGradient and lax ops inside grad: d/dx [x * sg(x)^2] = sg(x)^2", 
     vec([2, -3]),
   ) as NDArray;
   assertEquals(read(g), [4, 9]);
+});
+
+Deno.test("transformations handle zero-size arrays (empty axes, empty slices, K = 0)", () => {
+  const conv1 = {
+    strides: [1],
+    padding: [[0, 0] as const],
+    lhsDilation: [1],
+    rhsDilation: [1],
+    groups: 1,
+  };
+  // [name, f, input shape, expected gradient value of every element (inputs are ones)]
+  const cases: [string, (x: NDArray) => NDArray, number[], number][] = [
+    ["sum of exp over an empty array", (x) => np.sum(np.exp(x)), [0, 3], 0],
+    ["concatenate with an empty piece", (x) => np.sum(np.concatenate([x, np.ones([2, 0])], 1)), [
+      2,
+      3,
+    ], 1],
+    ["slice to nothing", (x) => np.sum(np.sliceAxis(x, 1, 2, 2)), [2, 3], 0],
+    ["strided slice to nothing", (x) => np.sum(lax.slice(x, [0, 3], [2, 3], [1, 2])), [2, 3], 0],
+    ["matmul with K = 0", (x) => np.sum(np.matmul(x, np.ones([0, 4]))), [2, 0], 0],
+    ["matmul with M = 0", (x) => np.sum(np.matmul(x, np.ones([3, 4]))), [0, 3], 0],
+    ["pad of an empty array", (x) => np.sum(lax.pad(x, [1, 1], [0, 2], [1, 1], 2)), [0, 3], 0],
+    ["pad cropping everything", (x) => np.sum(lax.pad(x, [0, -3], [0, 0], [0, 0], 0)), [2, 3], 0],
+    ["take with no indices", (x) => np.sum(np.take(x, np.zeros([0], { dtype: "int32" }), 1)), [
+      2,
+      3,
+    ], 0],
+    ["reshape of an empty array", (x) => np.sum(np.reshape(x, [3, 0, 1])), [0, 3], 0],
+    ["broadcast to an empty axis", (x) => np.sum(np.broadcastTo(x, [2, 0, 3])), [1, 3], 0],
+    ["cumsum along an empty axis", (x) => np.sum(np.cumsum(x, 1)), [2, 0], 0],
+    [
+      "scatter_add of no updates",
+      (x) => np.sum(lax.scatterAdd(x, np.zeros([0], { dtype: "int32" }), 1, 3)),
+      [2, 0],
+      0,
+    ],
+    [
+      "conv with an empty batch",
+      (x) => np.sum(lax.conv(x, np.ones([1, 1, 2]), conv1)),
+      [0, 1, 3],
+      0,
+    ],
+    ["conv with no output positions", (x) => np.sum(lax.conv(x, np.ones([1, 1, 3]), conv1)), [
+      1,
+      1,
+      2,
+    ], 0],
+    [
+      "attention with no queries",
+      (x) =>
+        np.sum(
+          lax.attention(x, np.ones([1, 1, 2, 2]), np.ones([1, 1, 2, 2]), {
+            scale: 1,
+            causal: false,
+          })[0],
+        ),
+      [1, 1, 0, 2],
+      0,
+    ],
+  ];
+  for (const [name, f, shape, dx] of cases) {
+    const x = np.ones(shape);
+    const size = shape.reduce((a, b) => a * b, 1);
+    assertEquals(read(f(x)).length, 1, name);
+    const g = grad(f)(x) as NDArray;
+    assertEquals([...g.shape], shape, `${name}: gradient shape`);
+    assertEquals(read(g), new Array<number>(size).fill(dx), `${name}: gradient`);
+    assertEquals([...jvp(f, [x], [np.ones(shape)])[1].shape], [], `${name}: jvp`);
+    assertEquals([...vmap(f)(np.ones([2, ...shape])).shape], [2], `${name}: vmap`);
+    assertEquals(read(jit(f)(x)), read(f(x)), `${name}: jit`);
+  }
+});
+
+Deno.test("mixed precision: gradients come back in each input's dtype", () => {
+  const xh = np.array([0.5, -1.25, 2], { dtype: "float16" });
+  const w = np.array([1 / 3, 2, -0.1]);
+  const [gh, gw] = grad((a: NDArray, b: NDArray) => np.sum(np.multiply(np.tanh(a), b)), {
+    argnums: [0, 1],
+  })(
+    xh,
+    w,
+  ) as NDArray[];
+  assertEquals(gh!.dtype, "float16");
+  assertEquals(gw!.dtype, "float32");
+  const xs = read(xh), ws = read(w);
+  // tanh and its derivative run in float16 (a few roundings of 2^-11), the product in float32.
+  const want = xs.map((x, i) => (1 - Math.tanh(x) ** 2) * ws[i]!);
+  assertClose(read(gh!), want, { rtol: 4e-3, atol: 1e-4 });
+  assertClose(read(gw!), xs.map((x) => Math.tanh(x)), { rtol: 1e-3 }); // tanh in float16
+  const gb = grad((a: NDArray) => np.sum(np.square(a)))(
+    np.array([1.5, -2], { dtype: "bfloat16" }),
+  ) as NDArray;
+  assertEquals(gb.dtype, "bfloat16");
+  assertEquals(read(gb), [3, -4]);
 });
