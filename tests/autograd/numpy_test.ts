@@ -330,3 +330,81 @@ Deno.test("movement ops: slices with steps, pad, flip, stack/split, take, where"
   assertEquals(read(np.moveaxis(np.zeros([2, 3, 4]), 0, -1)).length, 24);
   assertEquals([...np.moveaxis(np.zeros([2, 3, 4]), 0, -1).shape], [3, 4, 2]);
 });
+
+/** Naive einsum on the host: loop over every assignment of every label. */
+function hostEinsum(
+  inputs: readonly string[][],
+  output: readonly string[],
+  sizes: ReadonlyMap<string, number>,
+  operands: readonly { shape: number[]; data: number[] }[],
+): number[] {
+  const labels = [...sizes.keys()];
+  const out = new Array<number>(output.reduce((n, l) => n * sizes.get(l)!, 1)).fill(0);
+  const total = labels.reduce((n, l) => n * sizes.get(l)!, 1);
+  for (let flat = 0; flat < total; flat++) {
+    const at = new Map<string, number>();
+    let rest = flat;
+    for (let i = labels.length - 1; i >= 0; i--) {
+      const n = sizes.get(labels[i]!)!;
+      at.set(labels[i]!, rest % n);
+      rest = Math.floor(rest / n);
+    }
+    let product = 1;
+    inputs.forEach((ls, k) => {
+      const { shape, data } = operands[k]!;
+      let idx = 0;
+      ls.forEach((l, ax) => (idx = idx * shape[ax]! + (shape[ax] === 1 ? 0 : at.get(l)!)));
+      product *= data[idx]!;
+    });
+    let o = 0;
+    for (const l of output) o = o * sizes.get(l)! + at.get(l)!;
+    out[o]! += product;
+  }
+  return out;
+}
+
+Deno.test("einsum matches a naive host einsum on random subscripts", () => {
+  property(seedArb, (seed) => {
+    const rng = rngFrom(seed);
+    const pool = ["a", "b", "c", "d"];
+    const sizes = new Map(pool.map((l) => [l, 1 + Math.floor(rng() * 3)]));
+    const count = 1 + Math.floor(rng() * 3);
+    const inputs = Array.from({ length: count }, () => {
+      const chosen = pool.filter(() => rng() < 0.5);
+      return chosen.sort(() => rng() - 0.5);
+    });
+    const used = [...new Set(inputs.flat())];
+    const explicit = rng() < 0.6;
+    const output = explicit
+      ? used.filter(() => rng() < 0.5).sort(() => rng() - 0.5)
+      : used.filter((l) => inputs.flat().filter((x) => x === l).length === 1).sort();
+    const spec = inputs.map((ls) => ls.join("")).join(",") +
+      (explicit ? `->${output.join("")}` : "");
+    const operands = inputs.map((ls) => {
+      // Now and then a size-1 axis that broadcasts against the label's size.
+      const shape = ls.map((l) => (rng() < 0.15 ? 1 : sizes.get(l)!));
+      return { shape, data: uniformValues(rng, sizeOfShape(shape), -2, 2) };
+    });
+    // A label's size is the largest of its axes (size-1 axes broadcast), as in NumPy.
+    const usedSizes = new Map(used.map((l) => [
+      l,
+      Math.max(
+        ...inputs.flatMap((ls, k) => (ls.includes(l) ? [operands[k]!.shape[ls.indexOf(l)]!] : [])),
+      ),
+    ]));
+    const want = hostEinsum(inputs, output, usedSizes, operands);
+    const got = np.einsum(spec, ...operands.map((o) => upload({ ...o, dtype: "float32" })));
+    assertEquals([...got.shape], output.map((l) => usedSizes.get(l)!), spec);
+    assertClose(read(got), want, { rtol: 1e-5, atol: 1e-5, message: spec });
+  }, { numRuns: 150 });
+});
+
+Deno.test("einsum handles ellipses and rejects mismatched subscripts", () => {
+  const rng = rngFrom(2);
+  const a = upload({ shape: [2, 3, 4], dtype: "float32", data: uniformValues(rng, 24, -1, 1) });
+  const b = upload({ shape: [4, 5], dtype: "float32", data: uniformValues(rng, 20, -1, 1) });
+  assertClose(read(np.einsum("...ij,jk->...ik", a, b)), read(np.matmul(a, b)), { rtol: 1e-6 });
+  assertClose(read(np.einsum("...j,jk", a, b)), read(np.matmul(a, b)), { rtol: 1e-6 });
+  assertThrows(() => np.einsum("ij,jk", a, b), Error, "operand 0");
+  assertThrows(() => np.einsum("ii", np.ones([2, 2])), Error, "repeated label");
+});
