@@ -5,7 +5,7 @@
 import { device, lax, type NDArray, np, random, vmap } from "../../autograd/mod.ts";
 import { threefry2x32 } from "../../kernels/reference/threefry.ts";
 import { assert, assertEquals } from "../_assert.ts";
-import { property, rngFrom, seedArb } from "../_arbitraries.ts";
+import { property, seedArb } from "../_arbitraries.ts";
 import { read, upload } from "../_host.ts";
 import fc from "fast-check";
 
