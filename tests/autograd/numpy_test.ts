@@ -408,3 +408,21 @@ Deno.test("einsum handles ellipses and rejects mismatched subscripts", () => {
   assertThrows(() => np.einsum("ij,jk", a, b), Error, "operand 0");
   assertThrows(() => np.einsum("ii", np.ones([2, 2])), Error, "repeated label");
 });
+
+Deno.test("np.power of integers is exact and wraps on overflow, as NumPy", () => {
+  property(
+    fc.array(fc.tuple(fc.integer({ min: -20, max: 20 }), fc.integer({ min: 0, max: 40 })), {
+      minLength: 1,
+      maxLength: 8,
+    }),
+    (pairs) => {
+      const a = np.array(pairs.map(([x]) => x), { dtype: "int32" });
+      const b = np.array(pairs.map(([, y]) => y), { dtype: "int32" });
+      const want = pairs.map(([x, y]) => Number(BigInt.asIntN(32, BigInt(x) ** BigInt(y))));
+      assertEquals(read(np.power(a, b)), want);
+    },
+    { numRuns: 100 },
+  );
+  assertEquals(read(np.power(np.array([3], { dtype: "uint32" }), 21)), [1870418611]);
+  assertEquals(read(np.power(np.array([2, -1, 1], { dtype: "int32" }), -1)), [0, -1, 1]);
+});
