@@ -387,6 +387,13 @@ export function vmap<A extends unknown[], R>(
           dim = 0;
         }
         const target = outAxis < 0 ? outAxis + value.ndim : outAxis;
+        if (!Number.isInteger(target) || target < 0 || target >= value.ndim) {
+          throw new Error(
+            `vmap: outAxes ${outAxis} is out of range for an output of shape ${
+              fmtShape(value.shape)
+            } (batch axis included)`,
+          );
+        }
         return moveBatch(value, dim, target);
       });
       return unflatten<R>(outDef, results);
