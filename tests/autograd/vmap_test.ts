@@ -241,12 +241,21 @@ Deno.test("vmap over pytrees: inAxes per argument, unbatched outputs are broadca
   assertEquals(download(out.k).data, [10, 20, 10, 20, 10, 20]);
 });
 
-Deno.test("vmap rejects differing batch sizes and all-null inAxes, naming the shapes", () => {
+Deno.test("vmap rejects differing batch sizes, all-null inAxes and out-of-range axes", () => {
   const a = np.ones([2, 3]), b = np.ones([4, 3]);
   const error = assertThrows(() => vmap((x: NDArray, y: NDArray) => np.add(x, y))(a, b));
   assert(error.message.includes("2") && error.message.includes("4"), error.message);
   assertThrows(() => vmap((x: NDArray) => x, { inAxes: null })(a), Error, "no argument");
   assertThrows(() => vmap((x: NDArray) => x, { inAxes: 2 })(a), Error, "out of range");
+  // The output of a scalar function batched over 2 has rank 1: outAxes 1, 2 and -2 do not exist.
+  for (const outAxes of [1, 2, -2]) {
+    assertThrows(
+      () => vmap((x: NDArray) => np.sum(x), { outAxes })(a),
+      Error,
+      `outAxes ${outAxes}`,
+    );
+  }
+  assertEquals([...vmap((x: NDArray) => np.sum(x), { outAxes: -1 })(a).shape], [2]);
 });
 
 Deno.test("vmap of lax.iota and full inside f broadcasts the unbatched constants", () => {
