@@ -11,6 +11,7 @@ import { broadcastShapes } from "../../kernels/shape.ts";
 import { assert, assertClose, assertEquals, assertThrows } from "../_assert.ts";
 import { property, rngFrom, seedArb, uniformValues } from "../_arbitraries.ts";
 import { read, sizeOfShape, stridesOfShape, upload } from "../_host.ts";
+import { checkVjpMatchesFiniteDifferences } from "../_fd.ts";
 
 device.use("reference");
 
@@ -425,4 +426,63 @@ Deno.test("np.power of integers is exact and wraps on overflow, as NumPy", () =>
   );
   assertEquals(read(np.power(np.array([3], { dtype: "uint32" }), 21)), [1870418611]);
   assertEquals(read(np.power(np.array([2, -1, 1], { dtype: "int32" }), -1)), [0, -1, 1]);
+});
+
+/** The indices Python's `range(*slice(start, stop, step).indices(n))` visits. */
+function pythonSlice(n: number, start: number | null, stop: number | null, step: number): number[] {
+  const [lower, upper] = step > 0 ? [0, n] : [-1, n - 1];
+  const norm = (v: number | null, dflt: number) => {
+    if (v === null) return dflt;
+    const w = v < 0 ? v + n : v;
+    return w < lower ? lower : w > upper ? upper : w;
+  };
+  const s = norm(start, step > 0 ? lower : upper), e = norm(stop, step > 0 ? upper : lower);
+  const out: number[] = [];
+  for (let i = s; step > 0 ? i < e : i > e; i += step) out.push(i);
+  return out;
+}
+
+Deno.test("np.sliceAxis follows Python slice semantics (negative, omitted, out-of-range bounds)", () => {
+  const bound = fc.option(fc.integer({ min: -9, max: 9 }), { nil: null });
+  property(
+    fc.record({
+      n: fc.integer({ min: 0, max: 6 }),
+      start: bound,
+      stop: bound,
+      step: fc.integer({ min: -3, max: 3 }).filter((s) => s !== 0),
+    }),
+    ({ n, start, stop, step }) => {
+      const x = np.arange(n, undefined, 1, { dtype: "int32" });
+      assertEquals(read(np.sliceAxis(x, 0, start, stop, step)), pythonSlice(n, start, stop, step));
+    },
+    { numRuns: 400 },
+  );
+});
+
+Deno.test("gradients of np composites match finite differences", () => {
+  const idx = np.array([[2, 0], [1, 1]], { dtype: "int32" });
+  const fns: [string, (x: NDArray) => NDArray][] = [
+    ["takeAlongAxis", (x) => np.takeAlongAxis(x, idx, 1)],
+    ["prod", (x) => np.prod(x, 1)],
+    ["std", (x) => np.std(x, 0)],
+    ["einsum", (x) => np.einsum("ij,kj->ik", x, np.multiply(x, x))],
+    ["tile", (x) => np.tile(x, [2, 1])],
+    ["repeat", (x) => np.repeat(x, 2, 1)],
+    ["edge pad", (x) => np.pad(x, [[1, 0], [0, 2]], { mode: "edge" })],
+    ["split/stack", (x) => np.stack(np.split(x, [1], 1).map((p) => np.sum(p, 1)), -1)],
+    ["index", (x) => np.index(x, [-1, { start: 2, stop: 0, step: -2 }])],
+    ["moveaxis/swapaxes", (x) => np.swapaxes(np.moveaxis(np.reshape(x, [2, 1, 3]), 0, -1), 0, 1)],
+    ["log1p/expm1", (x) => np.add(np.log1p(np.square(x)), np.expm1(x))],
+    ["tan", (x) => np.tan(np.multiply(x, 0.5))],
+  ];
+  property(seedArb, (seed) => {
+    const rng = rngFrom(seed);
+    const data = uniformValues(rng, 6, 0.5, 1.5).map((v, i) => (i % 2 ? v : -v));
+    for (const [name, f] of fns) {
+      checkVjpMatchesFiniteDifferences(f, [{ shape: [2, 3], dtype: "float32", data }], [0], {
+        rng,
+        label: name,
+      });
+    }
+  }, { numRuns: 15 });
 });
