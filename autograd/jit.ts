@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { Backend, Equation, Program, Var } from "../kernels/backend.ts";
+import type { Backend, BackendArray, Equation, Program, Var } from "../kernels/backend.ts";
 import { programToString } from "../kernels/backend.ts";
 import type { Aval, Params, Primitive } from "../kernels/primitives.ts";
 import { fmtShape } from "../kernels/shape.ts";
@@ -148,6 +148,14 @@ export interface JitOptions {
   readonly donate?: readonly number[];
 }
 
+/**
+ * Releases the constants a jitted function's compiled programs hold once the function itself is
+ * garbage-collected (the cache lives exactly as long as the function).
+ */
+const constantOwners = new FinalizationRegistry<BackendArray[]>((held) => {
+  for (const value of held) value.backend.release(value);
+});
+
 interface CacheEntry {
   readonly traced: TracedProgram;
   readonly run: (args: readonly NDArray[]) => NDArray[];
@@ -185,6 +193,7 @@ export function jit<A extends unknown[], R>(
   options: JitOptions = {},
 ): (...args: A) => R {
   const cache = new Map<string, CacheEntry | "inline">();
+  const ownedConstants: BackendArray[] = [];
   const donate = new Set(options.donate ?? []);
   const jitted = (...args: A): R => {
     if (insideTransformation()) return f(...args);
@@ -216,6 +225,7 @@ export function jit<A extends unknown[], R>(
         args,
         target,
         donatedLeaves(args, donate),
+        ownedConstants,
       );
       cache.set(key, entry);
     }
@@ -230,6 +240,7 @@ export function jit<A extends unknown[], R>(
       traced.outLeaves.map((l) => ("output" in l ? outs[l.output] : l.value)),
     );
   };
+  constantOwners.register(jitted, ownedConstants);
   return jitted;
 }
 
@@ -253,6 +264,7 @@ function compileEntry(
   args: readonly unknown[],
   backend: Backend,
   donate: readonly number[],
+  owned: BackendArray[],
 ): CacheEntry | "inline" {
   let traced: TracedProgram;
   try {
@@ -277,10 +289,12 @@ function compileEntry(
   }
   // The cache entry holds its own handle on each constant: constants made while tracing (a
   // scalar's `full`, a folded iota) belong to whatever scope was active then, which frees them
-  // when it ends, yet every later call of the cached program needs them.
+  // when it ends, yet every later call of the cached program needs them. The handles go back
+  // when the jitted function is collected (`owned` is released by `constantOwners`).
   const constants = traced.constValues.map((c) => {
     const value = c.backendValue();
     value.backend.retain(value);
+    owned.push(value);
     return value;
   });
   return {
