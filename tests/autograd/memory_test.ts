@@ -131,3 +131,64 @@ Deno.test("a jitted function keeps working when its first call ran inside a scop
   const second = scope(() => f(np.array([1, 2])));
   assertEquals(read(second), read(first));
 });
+
+Deno.test("scope around a transformation leaves only the returned arrays alive", () => {
+  const x = np.array([[0.5, -1], [2, 0.25]]);
+  const w = np.array([1, -2]);
+  const f = (a: NDArray) => np.sum(np.tanh(np.matmul(a, w)));
+  const jitted = jit(grad(f));
+  jitted(x).dispose(); // traced once: its constants now belong to the jitted function
+  const runs: [string, () => unknown][] = [
+    ["grad", () => grad(f)(x)],
+    ["grad of grad", () => grad((a: NDArray) => np.sum(grad(f)(a) as NDArray))(x)],
+    ["vmap", () => vmap((r: NDArray) => np.exp(r))(x)],
+    ["vmap of grad", () => vmap(grad((r: NDArray) => np.sum(np.sin(r))))(x)],
+    ["a cached jit of grad", () => jitted(x)],
+  ];
+  for (const [name, run] of runs) {
+    const before = live();
+    const result = scope(run);
+    assertEquals(live(), before + 1, `${name} leaves ${live() - before} arrays`);
+    (result as NDArray).dispose();
+  }
+});
+
+Deno.test("garbage collection frees dropped arrays and the constants of dropped jitted functions", async () => {
+  // Needs --expose-gc, so it runs in a child Deno.
+  const script = `
+    import { device, jit, np } from ${
+    JSON.stringify(new URL("../../autograd/mod.ts", import.meta.url).href)
+  };
+    device.use("reference");
+    const gc = (globalThis as unknown as { gc(): void }).gc;
+    const settle = async () => {
+      for (let i = 0; i < 5; i++) { gc(); await new Promise((r) => setTimeout(r, 10)); }
+    };
+    const x = np.ones([8]);
+    await settle();
+    const base = device.memoryStats().liveArrays;
+    (() => {
+      for (let i = 0; i < 20; i++) {
+        np.exp(np.add(x, i));               // dropped without dispose
+        jit((a: np.NDArray) => np.multiply(np.add(a, i + 0.5), 3))(x); // its constants too
+      }
+    })();
+    const peak = device.memoryStats().liveArrays;
+    await settle();
+    console.log(JSON.stringify({ base, peak, after: device.memoryStats().liveArrays }));
+  `;
+  const file = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(file, script);
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-check", "--v8-flags=--expose-gc", file],
+    }).output();
+    const text = new TextDecoder().decode(stdout);
+    assertEquals(code, 0, new TextDecoder().decode(stderr));
+    const { base, peak, after } = JSON.parse(text.trim().split("\n").pop()!);
+    assert(peak > base + 40, `expected garbage to pile up first: ${text}`);
+    assertEquals(after, base, `live arrays after collection: ${text}`);
+  } finally {
+    await Deno.remove(file);
+  }
+});
