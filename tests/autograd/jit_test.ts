@@ -30,7 +30,7 @@ for (const prim of allPrimitives) {
       const want = arrayLeaves(instance.f(...args)).map(download);
       const got = arrayLeaves(jit(instance.f)(...args)).map(download);
       assertEquals(got, want, `${prim}: ${instance.describe}`);
-    }, { numRuns: 5 });
+    }, { numRuns: 10 });
   });
 }
 

@@ -23,7 +23,7 @@ for (const prim of allPrimitives) {
         label: `(${prim}: ${instance.describe})`,
         ...(instance.adjointRtol === undefined ? {} : { rtol: instance.adjointRtol }),
       });
-    }, { numRuns: 40 });
+    }, { numRuns: 80 });
   });
 }
 

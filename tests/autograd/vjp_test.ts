@@ -54,7 +54,7 @@ for (const prim of allPrimitives) {
         ...(instance.h === undefined ? {} : { h: instance.h }),
         ...(direction === undefined ? {} : { direction: (_i, t) => direction(t) }),
       });
-    }, { numRuns: 40 });
+    }, { numRuns: 80 });
   });
 }
 

@@ -121,7 +121,7 @@ for (const prim of allPrimitives) {
         outAxes,
         `(${prim}: ${instance.describe}; inAxes ${JSON.stringify(inAxes)} outAxes ${outAxes})`,
       );
-    }, { numRuns: 25 });
+    }, { numRuns: 50 });
   });
 }
 
