@@ -2,7 +2,7 @@
  * Randomness: JAX-compatible keys and bits (known answers), independent split keys, sampler
  * statistics within bounds, the documented ranges, and vmap over keys.
  */
-import { device, lax, type NDArray, np, random, vmap } from "../../autograd/mod.ts";
+import { device, jit, lax, type NDArray, np, random, vmap } from "../../autograd/mod.ts";
 import { threefry2x32 } from "../../kernels/reference/threefry.ts";
 import { assert, assertEquals } from "../_assert.ts";
 import { property, seedArb } from "../_arbitraries.ts";
@@ -195,4 +195,19 @@ Deno.test("random samplers reject invalid keys and arguments, naming them", () =
   err(() => random.split(np.zeros([2])), "float32[2]");
   err(() => random.bernoulli(random.key(0), 1.5, [2]), "1.5");
   err(() => random.randint(random.key(0), [2], 3, 3), "3 and 3");
+});
+
+Deno.test("samplers give the same numbers under jit as eagerly", () => {
+  const key = random.key(31);
+  const sample = (k: NDArray) => ({
+    n: random.normal(k, [5]),
+    u: random.uniform(k, [3], { minval: -2, maxval: 2 }),
+    i: random.randint(k, [4], 0, 10),
+    p: random.permutation(k, 6),
+    b: random.bernoulli(k, 0.3, [4]),
+  });
+  const eager = sample(key), compiled = jit(sample)(key);
+  for (const name of ["n", "u", "i", "p", "b"] as const) {
+    assertEquals(read(compiled[name]), read(eager[name]), name);
+  }
 });
