@@ -166,6 +166,8 @@ function staticKey(leaf: unknown): string {
   if (typeof leaf === "function") {
     throw new Error("jit: functions cannot be arguments of a jitted function; close over them");
   }
+  // JSON writes NaN and +-Infinity as null and -0 as 0: spell numbers out so they stay distinct.
+  if (typeof leaf === "number") return Object.is(leaf, -0) ? "-0" : String(leaf);
   return JSON.stringify(leaf) ?? String(leaf);
 }
 
