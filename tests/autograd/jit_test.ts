@@ -102,6 +102,21 @@ Deno.test("jit traces once per signature: shapes, dtypes, static leaves and tree
   assertEquals(traces, 7);
 });
 
+Deno.test("jit keeps static numbers apart: NaN, +-Infinity, -0 and null are different keys", () => {
+  let traces = 0;
+  const f = jit((x: NDArray, c: number | null) => {
+    traces++;
+    return c === null ? x : np.add(x, c);
+  });
+  const x = np.array([1]);
+  const values = [Infinity, -Infinity, NaN, null, 0, -0, 2];
+  const got = values.map((c) => read(f(x, c))[0]);
+  assertEquals(got, [Infinity, -Infinity, NaN, 1, 1, 1, 3]);
+  assertEquals(traces, values.length);
+  const g = jit((a: NDArray, c: number) => np.divide(a, c));
+  assertEquals([read(g(x, 0))[0], read(g(x, -0))[0]], [Infinity, -Infinity]);
+});
+
 Deno.test("jit passes static outputs through and captures closed-over arrays as constants", () => {
   const bias = np.array([10, 20]);
   const f = jit((x: NDArray) => ({ y: np.add(x, bias), note: "ok", n: 3 }));
