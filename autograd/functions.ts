@@ -28,7 +28,7 @@ export function softmax(x: ArrayLike, axis: number | readonly number[] = -1): ND
 }
 
 /**
- * `log(softmax(x))` along `axis`, computed as `x - logsumexp(x)`.
+ * `log(softmax(x))` along `axis`, computed as `(x - max) - log(sum(exp(x - max)))`.
  *
  * @example
  * ```ts ignore
@@ -37,7 +37,12 @@ export function softmax(x: ArrayLike, axis: number | readonly number[] = -1): ND
  */
 export function logSoftmax(x: ArrayLike, axis: number | readonly number[] = -1): NDArray {
   const a = np.asArray(x);
-  return np.subtract(a, np.logsumexp(a, axis, { keepdims: true }));
+  // Shift by the (gradient-stopped) max first, as jax.nn.log_softmax: x - logsumexp(x) subtracts
+  // two large, nearly equal numbers and loses the low bits (1000 - 1000.31326 in float32 is off
+  // by 3e-5). A row of -inf has no finite max; shift it by 0.
+  const m = lax.stopGradient(np.max(a, axis, { keepdims: true }));
+  const shifted = np.subtract(a, np.where(np.isfinite(m), m, 0));
+  return np.subtract(shifted, np.log(np.sum(np.exp(shifted), axis, { keepdims: true })));
 }
 
 /**
@@ -76,7 +81,7 @@ export function silu(x: ArrayLike): NDArray {
 }
 
 /**
- * ReLU: `max(x, 0)`.
+ * ReLU: `max(x, 0)`, with derivative 0 at 0.
  *
  * @example
  * ```ts ignore
@@ -84,7 +89,9 @@ export function silu(x: ArrayLike): NDArray {
  * ```
  */
 export function relu(x: ArrayLike): NDArray {
-  return np.maximum(x, 0);
+  // A select, not max(x, 0): its derivative at 0 is 0 (as jax.nn.relu), not the tie's 1/2.
+  const a = np.asArray(x);
+  return np.where(np.greater(a, 0), a, 0);
 }
 
 /**

@@ -162,7 +162,19 @@ function staticKey(leaf: unknown): string {
   if (typeof leaf === "function") {
     throw new Error("jit: functions cannot be arguments of a jitted function; close over them");
   }
-  return JSON.stringify(leaf) ?? String(leaf);
+  // JSON writes NaN and +-Infinity as null and -0 as 0: spell numbers out so they stay distinct.
+  if (typeof leaf === "number") return Object.is(leaf, -0) ? "-0" : String(leaf);
+  if (typeof leaf === "object" && leaf !== null) {
+    // Plain objects and arrays are pytree nodes, so an object leaf is a Map, Set, Date or class
+    // instance, which JSON cannot key faithfully (a Map serializes as {}).
+    throw new Error(
+      `jit: a static argument of type ${
+        leaf.constructor?.name ?? "object"
+      } cannot be part of the ` +
+        `cache key; pass arrays, numbers, strings or plain objects`,
+    );
+  }
+  return typeof leaf === "string" ? JSON.stringify(leaf) : String(leaf);
 }
 
 function debugEnabled(): boolean {
@@ -279,10 +291,13 @@ function compileEntry(
       `[droplet jit] ${traced.program.equations.length} equations\n${traced.toString()}\n${executable.describe()}`,
     );
   }
+  // `traced.constValues` hold their own handles (ProgramTrace.lift keeps them out of any scope);
+  // they go back when the jitted function, and with it this cache entry, is collected.
+  const constants = traced.constValues.map((c) => c.backendValue());
   return {
     traced,
     run: (arrays) => {
-      const values = [...traced.constValues, ...arrays].map((a) => a.backendValue());
+      const values = [...constants, ...arrays.map((a) => a.backendValue())];
       return executable.run(values).map((v) => NDArray.fromBackend(v));
     },
   };

@@ -297,7 +297,12 @@ export const jvpRules: { [P in Primitive]: JvpRule<P> } = {
     const [out, lse] = lax.attention(q!, k!, v!, params);
     const kT = np.swapaxes(k!, -1, -2);
     const s = np.multiply(np.matmul(q!, kT), params.scale);
-    const p = np.exp(np.subtract(s, np.expandDims(lse, -1).astype(s.dtype)));
+    let p = np.exp(np.subtract(s, np.expandDims(lse, -1).astype(s.dtype)));
+    if (params.causal) {
+      // s is unmasked here: zero the probabilities of hidden keys, as the forward pass does.
+      const [sq, sk] = [q!.shape[2]!, k!.shape[2]!];
+      p = np.where(np.tri(sq, sk, { k: sk - sq, dtype: "bool" }), p, 0);
+    }
     let ds: NDArray | null = null;
     if (tq) ds = np.multiply(np.matmul(tq, kT), params.scale);
     if (tk) {

@@ -37,8 +37,9 @@ export function key(seed: number): NDArray {
   if (!Number.isSafeInteger(seed)) {
     throw new Error(`random.key: seed must be a safe integer, got ${seed}`);
   }
-  const unsigned = seed < 0 ? seed + 2 ** 64 : seed; // two's complement like a 64-bit int
-  const hi = Math.floor(unsigned / 2 ** 32) >>> 0, lo = unsigned >>> 0;
+  // The two 32-bit words of the seed as a 64-bit two's complement integer (JAX's threefry_seed):
+  // floor division and `>>> 0` (modulo 2^32) are exact for safe integers, negative ones included.
+  const hi = Math.floor(seed / 2 ** 32) >>> 0, lo = seed >>> 0;
   return array(new Uint32Array([hi, lo]), { dtype: "uint32" });
 }
 
@@ -122,8 +123,14 @@ export function uniform(
   if (!isFloat(dtype)) throw new Error(`random.uniform: dtype must be a float type, got ${dtype}`);
   const minval = options.minval ?? 0, maxval = options.maxval ?? 1;
   const b = bits(k, shape);
-  // [1, 2) from the top 23 bits as a float32 mantissa, minus 1.
-  const mantissa = lax.binary("shift_right", b, lax.full(b.shape, 9, "uint32"));
+  // [1, 2) from the top 23 bits as a float32 mantissa, minus 1. For 16-bit dtypes only as many
+  // bits as their mantissa holds (10 or 7), as JAX does: otherwise values within half an ulp of
+  // 1 round up to 1 in the final cast and the sample equals maxval.
+  const nmant = dtype === "float16" ? 10 : dtype === "bfloat16" ? 7 : 23;
+  let mantissa = lax.binary("shift_right", b, lax.full(b.shape, 32 - nmant, "uint32"));
+  if (nmant < 23) {
+    mantissa = lax.binary("shift_left", mantissa, lax.full(b.shape, 23 - nmant, "uint32"));
+  }
   const oneBits = lax.binary("or", mantissa, lax.full(b.shape, 0x3f800000, "uint32"));
   const unit = lax.binary("sub", lax.bitcast(oneBits, "float32"), lax.full(b.shape, 1, "float32"));
   const scaled = lax.binary(

@@ -112,7 +112,8 @@ function elementwise<P extends Primitive>(prim: P): BatchRule<P> {
   return (values, dims, params, size) => {
     if (values.length === 1) return [bind(prim, params, values), [dims[0]!]];
     const aligned = values.map((v, i) => toFront(v, dims[i] ?? null, size));
-    return [bind(prim, params, aligned), [0]];
+    const outs = bind(prim, params, aligned);
+    return [outs, outs.map(() => 0)]; // every output (threefry2x32 has two) is batched at 0
   };
 }
 
@@ -386,6 +387,13 @@ export function vmap<A extends unknown[], R>(
           dim = 0;
         }
         const target = outAxis < 0 ? outAxis + value.ndim : outAxis;
+        if (!Number.isInteger(target) || target < 0 || target >= value.ndim) {
+          throw new Error(
+            `vmap: outAxes ${outAxis} is out of range for an output of shape ${
+              fmtShape(value.shape)
+            } (batch axis included)`,
+          );
+        }
         return moveBatch(value, dim, target);
       });
       return unflatten<R>(outDef, results);

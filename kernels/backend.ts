@@ -142,11 +142,8 @@ export function programToString(program: Program): string {
   };
   const decl = (v: Var) => `${name(v)}:${typeOf(v.aval)}`;
   const lines: string[] = [];
-  lines.push(
-    `{ lambda ${program.constVars.map(decl).join(" ")} ; ${
-      program.inputs.map(decl).join(" ")
-    }. let`,
-  );
+  const consts = program.constVars.map(decl).join(" ");
+  lines.push(`{ lambda ${consts}${consts ? " " : ""}; ${program.inputs.map(decl).join(" ")}. let`);
   for (const eqn of program.equations) {
     const outs = eqn.outputs.map(decl).join(" ");
     const ins = eqn.inputs.map(name).join(" ");

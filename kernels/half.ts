@@ -10,6 +10,41 @@ const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
 /**
+ * Floor of log2 of a positive finite number, exactly (Math.log2 can be off by one near powers
+ * of two).
+ */
+function exponentOf(a: number): number {
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--;
+  else if (2 ** (e + 1) <= a) e++;
+  return e;
+}
+
+/**
+ * The bits (without sign) of the binary floating-point format with `mant` stored mantissa bits,
+ * exponent `bias` and `expBits` exponent bits nearest to the positive finite `a`, rounding once
+ * from float64 (ties to even; overflow to infinity; subnormals kept). Rounding through float32
+ * first would round twice and break ties (1 + 2^-11 + 2^-24 is not a float16 tie, but its
+ * float32 rounding is).
+ */
+function encodeMagnitude(a: number, mant: number, bias: number, expBits: number): number {
+  const infinity = ((1 << expBits) - 1) << mant;
+  let e = Math.max(exponentOf(a), 1 - bias); // subnormals share the minimum normal exponent
+  const q = a * 2 ** (mant - e); // the significand in units of the last place (exact scaling)
+  const f = Math.floor(q);
+  const r = q - f;
+  let m = r > 0.5 || (r === 0.5 && f % 2 === 1) ? f + 1 : f;
+  if (m === 2 ** (mant + 1)) {
+    e += 1; // rounding carried into the next binade
+    m = 2 ** mant;
+  }
+  if (m < 2 ** mant) return m; // subnormal (or zero)
+  const biased = e + bias;
+  if (biased >= (1 << expBits) - 1) return infinity;
+  return (biased << mant) | (m - 2 ** mant);
+}
+
+/**
  * The binary16 bit pattern nearest to `value` (ties to even; overflow to infinity; NaN kept).
  *
  * @example
@@ -19,32 +54,15 @@ const u32 = new Uint32Array(f32.buffer);
  * ```
  */
 export function floatToHalfBits(value: number): number {
-  f32[0] = value;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 : 0); // inf or NaN
-  // Rebias 127 -> 15. Work from the float32 bits so rounding is done once, correctly.
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // overflow
-  if (e <= 0) {
-    // Subnormal half (or zero): shift the full mantissa (with the hidden bit) right.
-    if (e < -10) return sign; // underflows to zero (even the largest value rounds to 0)
-    mant |= 0x800000;
-    const shift = 14 - e; // 14..24
-    const half = mant >>> shift;
-    const rest = mant & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    const rounded = rest > halfway || (rest === halfway && (half & 1) === 1) ? half + 1 : half;
-    return sign | rounded;
+  if (Number.isNaN(value)) {
+    f32[0] = value;
+    return ((u32[0]! >>> 16) & 0x8000) | 0x7e00;
   }
-  const half = (e << 10) | (mant >>> 13);
-  const rest = mant & 0x1fff;
-  // Round to nearest even; a carry out of the mantissa correctly bumps the exponent.
-  const rounded = rest > 0x1000 || (rest === 0x1000 && (half & 1) === 1) ? half + 1 : half;
-  e = rounded >>> 10;
-  return sign | (e >= 0x1f ? 0x7c00 : rounded);
+  const sign = value < 0 || Object.is(value, -0) ? 0x8000 : 0;
+  const a = Math.abs(value);
+  if (a === Infinity) return sign | 0x7c00;
+  if (a === 0) return sign;
+  return sign | encodeMagnitude(a, 10, 15, 5);
 }
 
 /**
@@ -75,11 +93,15 @@ export function halfBitsToFloat(bits: number): number {
  * ```
  */
 export function floatToBfloat16Bits(value: number): number {
-  f32[0] = value;
-  const x = u32[0]!;
-  if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff) !== 0) return (x >>> 16) | 0x40; // NaN
-  const lsb = (x >>> 16) & 1;
-  return ((x + 0x7fff + lsb) >>> 16) & 0xffff;
+  if (Number.isNaN(value)) {
+    f32[0] = value;
+    return (u32[0]! >>> 16) | 0x40;
+  }
+  const sign = value < 0 || Object.is(value, -0) ? 0x8000 : 0;
+  const a = Math.abs(value);
+  if (a === Infinity) return sign | 0x7f80;
+  if (a === 0) return sign;
+  return sign | encodeMagnitude(a, 7, 127, 8);
 }
 
 /**

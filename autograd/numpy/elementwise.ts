@@ -31,7 +31,8 @@ function floatUnary(prim: UnaryPrimitive, x: ArrayLike): NDArray {
  * ```
  */
 export function add(a: ArrayLike, b: ArrayLike): NDArray {
-  return binaryOp("add", a, b);
+  // NumPy: bool + bool is logical or.
+  return binaryOp(resultType(a, b) === "bool" ? "or" : "add", a, b);
 }
 
 /**
@@ -55,7 +56,8 @@ export function subtract(a: ArrayLike, b: ArrayLike): NDArray {
  * ```
  */
 export function multiply(a: ArrayLike, b: ArrayLike): NDArray {
-  return binaryOp("mul", a, b);
+  // NumPy: bool * bool is logical and.
+  return binaryOp(resultType(a, b) === "bool" ? "and" : "mul", a, b);
 }
 
 /**
@@ -115,7 +117,8 @@ export function remainder(a: ArrayLike, b: ArrayLike): NDArray {
 }
 
 /**
- * `a ** b` (integer operands give integers).
+ * `a ** b` (integer operands give integers, exact and wrapping on overflow as in NumPy; negative
+ * integer exponents truncate the real result toward zero).
  *
  * @example
  * ```ts ignore
@@ -125,7 +128,20 @@ export function remainder(a: ArrayLike, b: ArrayLike): NDArray {
 export function power(a: ArrayLike, b: ArrayLike): NDArray {
   const dtype = resultType(a, b);
   if (isFloat(dtype)) return binaryOp("pow", a, b, dtype);
-  return lax.cast(lax.unary("round", binaryOp("pow", a, b, "float32")), dtype);
+  const viaFloat = lax.cast(lax.unary("round", binaryOp("pow", a, b, "float32")), dtype);
+  if (dtype !== "int32" && dtype !== "uint32") return viaFloat;
+  // Binary exponentiation in wrapping integer arithmetic: float32 pow is inexact past 2^24
+  // (3^16 came out 43046720) and saturates instead of wrapping. One step per exponent bit.
+  const [x, y] = promoteAndBroadcast([a, b], dtype);
+  const one = lax.full(x!.shape, 1, dtype), zero = lax.full(x!.shape, 0, dtype);
+  let acc = one, base = x!, e = y!;
+  for (let bit = 0; bit < (dtype === "int32" ? 31 : 32); bit++) {
+    const odd = lax.binary("ne", lax.binary("and", e, one), zero);
+    acc = lax.select(odd, lax.binary("mul", acc, base), acc);
+    base = lax.binary("mul", base, base);
+    e = lax.binary("shift_right", e, one);
+  }
+  return dtype === "int32" ? lax.select(lax.binary("lt", y!, zero), viaFloat, acc) : acc;
 }
 
 /**

@@ -115,13 +115,20 @@ function argReduce(
   options: ReduceOptions,
 ): NDArray {
   let a = asArray(x);
+  const input = a;
   if (axis === undefined) {
     a = lax.reshape(a, [a.size]);
     axis = 0;
   }
   const ax = normalizeAxis(axis, a.ndim);
   if (a.dtype === "bool") a = lax.cast(a, "int32");
-  return keep(a, lax.argReduce(prim, a, ax), [ax], options.keepdims);
+  const out = lax.argReduce(prim, a, ax);
+  // Without an axis, keepdims keeps every axis of the input as size 1 (NumPy), not of the
+  // flattened view.
+  if (input.ndim !== a.ndim) {
+    return options.keepdims ? lax.reshape(out, input.shape.map(() => 1)) : out;
+  }
+  return keep(a, out, [ax], options.keepdims);
 }
 
 /**

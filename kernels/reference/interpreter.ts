@@ -175,7 +175,7 @@ const rules: { [P in Primitive]: Rule<P> } = {
     [x],
     { dtype },
     [out],
-  ) => [mapRounded(out!, x!.data.length, (i) => convertScalar(x!.data[i]!, dtype))],
+  ) => [mapRounded(out!, x!.data.length, (i) => convertScalar(x!.data[i]!, dtype, x!.aval.dtype))],
   bitcast: ([x], { dtype }) => {
     const from = x!.aval.dtype;
     const n = x!.data.length;

@@ -196,21 +196,27 @@ export function binaryFn(prim: BinaryPrimitive, dtype: DType): BinaryFn {
 
 /**
  * Converts a float64 value to `dtype` as WGSL's conversions do: floats round, float to integer
- * truncates toward zero and saturates (NaN to 0), anything to bool is `x != 0`.
+ * truncates toward zero and saturates (NaN to 0), integer to integer keeps the low 32 bits (two's
+ * complement, as `u32(i32)` in WGSL and `astype` in NumPy), anything to bool is `x != 0`. `from`
+ * is the source dtype (float when omitted).
  *
  * @example
  * ```ts
  * import { convertScalar } from "./scalar_math.ts";
  * convertScalar(-2.7, "int32"); // -2
  * convertScalar(1e10, "int32"); // 2147483647
+ * convertScalar(-1, "uint32", "int32"); // 4294967295
  * ```
  */
-export function convertScalar(value: number, dtype: DType): number {
+export function convertScalar(value: number, dtype: DType, from?: DType): number {
+  const fromInteger = from === "int32" || from === "uint32" || from === "bool";
   switch (dtype) {
     case "int32":
+      if (fromInteger) return value | 0;
       if (Number.isNaN(value)) return 0;
       return Math.max(-2147483648, Math.min(2147483647, Math.trunc(value)));
     case "uint32":
+      if (fromInteger) return value >>> 0;
       if (Number.isNaN(value)) return 0;
       return Math.max(0, Math.min(4294967295, Math.trunc(value)));
     case "bool":
