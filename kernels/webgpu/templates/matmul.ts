@@ -1,0 +1,351 @@
+/**
+ * Tiled matrix multiplication `[B, M, K] @ [B, K, N]` with a fused epilogue.
+ *
+ * Each workgroup computes a `BM x BN` output tile; each thread a `TM x TN` register tile whose
+ * rows are contiguous and whose columns are strided by the workgroup width, so that
+ * neighbouring threads read neighbouring columns of B (coalesced on a GPU, one vector load per
+ * SIMD chunk on lavapipe) and share the row of A (a broadcast). When an operand is contiguous
+ * along K it is read as `vec4` four K-steps at a time. Skinny products (few output tiles, long
+ * K) split K across workgroups and reduce the partial sums in a second kernel, which then runs
+ * the epilogue. Operands are any strided views (transposes and broadcast batches are free);
+ * the epilogue is an IR expression of the accumulator (`acc`) and the output index (`bt`,
+ * `i`, `j`), so bias, activation, residual add and scaling run before the single store.
+ *
+ * @module
+ */
+
+import type { KernelTarget } from "../kernel.ts";
+import { workgroupGrid } from "../kernel.ts";
+import type { Exp, ExpBuilder, ExpType, StorageFormat } from "../ir.ts";
+import { bindingDecl, literal, WgslEmitter, wgslType } from "../wgsl_render.ts";
+import { helperSource } from "../wgsl_helpers.ts";
+import { isPacked, type RuntimeKernel, storeStatement } from "../codegen.ts";
+import type { RuntimePlan } from "../schedule.ts";
+
+/** One operand as a strided view of an input buffer. */
+export interface MatmulOperand {
+  readonly slot: number;
+  readonly format: StorageFormat;
+  /** Offset of the batch's first element (an `idx` expression of the variable `bt`). */
+  readonly base: Exp;
+  /** Element stride along M (for A) or N (for B). */
+  readonly rowStride: number;
+  /** Element stride along K. */
+  readonly kStride: number;
+}
+
+/** What {@link matmulPlan} generates. */
+export interface MatmulSpec {
+  readonly name: string;
+  readonly batch: number;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly a: MatmulOperand;
+  readonly b: MatmulOperand;
+  /** Accumulator type: f32 for float dtypes, i32/u32 for integers (wrapping). */
+  readonly type: ExpType;
+  /** Formats of all input slots (the epilogue may read more buffers than A and B). */
+  readonly inputs: readonly StorageFormat[];
+  readonly output: StorageFormat;
+  /** The stored value, an expression of `acc`, `bt`, `i`, `j` (and epilogue loads). */
+  readonly epilogue: Exp;
+  readonly builder: ExpBuilder;
+  readonly target: KernelTarget;
+  /** Override the tile configuration (benchmarks). */
+  readonly tiles?: MatmulTiles;
+}
+
+/** Tile configuration. */
+export interface MatmulTiles {
+  /** Threads along N and along M. */
+  readonly wx: number;
+  readonly wy: number;
+  /** Register tile: rows and (strided) columns per thread. */
+  readonly tm: number;
+  readonly tn: number;
+  /** Number of K splits (1: none). */
+  readonly splitK: number;
+}
+
+/**
+ * Chooses tiles for a shape: small register tiles for small outputs, split-K for products
+ * with few tiles and a long K.
+ *
+ * @example
+ * ```ts
+ * import { chooseTiles } from "./matmul.ts";
+ * chooseTiles(1, 1024, 1024, 1024).splitK; // 1
+ * ```
+ */
+export function chooseTiles(batch: number, m: number, n: number, k: number): MatmulTiles {
+  const tm = m >= 64 ? 4 : m >= 8 ? 2 : 1;
+  const tn = n >= 256 ? 4 : n >= 32 ? 2 : 1;
+  const wx = n >= 64 ? 16 : 8;
+  const wy = m >= 64 ? 8 : m >= 8 ? 4 : 1;
+  const tiles = batch * Math.ceil(m / (wy * tm)) * Math.ceil(n / (wx * tn));
+  let splitK = 1;
+  if (tiles < 32 && k >= 1024) splitK = Math.min(16, Math.floor(k / 256), Math.ceil(64 / tiles));
+  return { wx, wy, tm, tn, splitK: Math.max(1, splitK) };
+}
+
+function isDivisibleBy4(e: Exp): boolean {
+  // The base is a sum of scaled terms plus a constant; every scale must be a multiple of 4.
+  if (e.op === "const") return e.value % 4 === 0;
+  if (e.op === "add") return e.src.every(isDivisibleBy4);
+  if (e.op === "mul" && e.src[1]!.op === "const") return e.src[1]!.value % 4 === 0;
+  return false;
+}
+
+function vec4Along(op: MatmulOperand, k: number): boolean {
+  return op.format === "f32" && op.kStride === 1 && k % 4 === 0 && op.rowStride % 4 === 0 &&
+    isDivisibleBy4(op.base);
+}
+
+/**
+ * The kernels of a (possibly split-K) matmul with its epilogue.
+ *
+ * @example
+ * ```ts ignore
+ * const plan = matmulPlan({ name: "mm", batch: 1, m: 64, n: 64, k: 64, ... });
+ * ```
+ */
+export function matmulPlan(spec: MatmulSpec): RuntimePlan {
+  const tiles = spec.tiles ?? chooseTiles(spec.batch, spec.m, spec.n, spec.k);
+  if (tiles.splitK <= 1) return { kernels: [mainKernel(spec, tiles, null)], scratch: [] };
+  const partials = spec.batch * spec.m * spec.n * tiles.splitK;
+  return {
+    kernels: [mainKernel(spec, tiles, "partial"), reduceKernel(spec, tiles.splitK)],
+    scratch: [{ name: "partial", bytes: partials * 4 }],
+  };
+}
+
+function loadText(format: StorageFormat, buf: string, index: string, helpers: Set<string>): string {
+  switch (format) {
+    case "f32":
+    case "i32":
+    case "u32":
+      return `${buf}[${index}]`;
+    case "f16":
+      return `f32(${buf}[${index}])`;
+    case "bool32":
+      return `(${buf}[${index}] != 0u)`;
+    case "f16x2":
+      helpers.add("d_f16_from_bits");
+      return `d_f16_from_bits((${buf}[(${index}) >> 1u] >> (u32((${index}) & 1i) << 4u)) & 0xffffu)`;
+    case "bf16x2":
+      return `bitcast<f32>(((${buf}[(${index}) >> 1u] >> (u32((${index}) & 1i) << 4u)) & 0xffffu) << 16u)`;
+  }
+}
+
+function declarations(spec: MatmulSpec, vecSlots: ReadonlySet<number>, extra: string[]): {
+  lines: string[];
+  bindings: { buffer: string; access: "read" | "read_write" }[];
+} {
+  const lines: string[] = [];
+  if ([...spec.inputs, spec.output].includes("f16")) lines.push("enable f16;");
+  const bindings: { buffer: string; access: "read" | "read_write" }[] = [];
+  spec.inputs.forEach((format, s) => {
+    lines.push(bindingDecl(bindings.length, `in${s}`, format, "read"));
+    bindings.push({ buffer: `in${s}`, access: "read" });
+    if (vecSlots.has(s)) {
+      lines.push(
+        `@group(0) @binding(${bindings.length}) var<storage, read> in${s}v: array<vec4<f32>>;`,
+      );
+      bindings.push({ buffer: `in${s}`, access: "read" });
+    }
+  });
+  for (const name of extra) {
+    lines.push(
+      `@group(0) @binding(${bindings.length}) var<storage, read_write> ${name}: array<f32>;`,
+    );
+    bindings.push({ buffer: name, access: "read_write" });
+  }
+  return { lines, bindings };
+}
+
+function mainKernel(spec: MatmulSpec, t: MatmulTiles, partial: string | null): RuntimeKernel {
+  const { m, n, k, a, b } = spec;
+  const ty = wgslType(spec.type);
+  const isFloat = spec.type === "f32";
+  const bm = t.wy * t.tm, bn = t.wx * t.tn;
+  const tilesM = Math.ceil(m / bm), tilesN = Math.ceil(n / bn);
+  const total = spec.batch * tilesM * tilesN * t.splitK;
+  const grid = workgroupGrid(total, spec.target.maxWorkgroupsPerDimension);
+  const vecA = vec4Along(a, k), vecB = vec4Along(b, k);
+  const vecSlots = new Set<number>();
+  if (vecA) vecSlots.add(a.slot);
+  if (vecB) vecSlots.add(b.slot);
+  const emitter = new WgslEmitter((slot) => `in${slot}`);
+  const { lines: decls, bindings } = declarations(spec, vecSlots, partial ? [partial] : []);
+  if (!partial) {
+    decls.push(
+      bindingDecl(bindings.length, "out0", spec.output, "read_write", isPacked(spec.output)),
+    );
+    bindings.push({ buffer: "out0", access: "read_write" });
+  }
+  const body: string[] = [];
+  const kChunk = Math.ceil(k / t.splitK / 4) * 4;
+  body.push(
+    `  let wlin = i32(wid.x + wid.y * ${grid[0]}u + wid.z * ${grid[0] * grid[1]}u);`,
+    `  if (wlin >= ${total}i) { return; }`,
+    `  let split = wlin % ${t.splitK}i;`,
+    `  let tile = wlin / ${t.splitK}i;`,
+    `  let bt = tile / ${tilesM * tilesN}i;`,
+    `  let tileM = (tile / ${tilesN}i) % ${tilesM}i;`,
+    `  let tileN = tile % ${tilesN}i;`,
+    `  let tx = i32(lid.x);`,
+    `  let tyy = i32(lid.y);`,
+    `  let i0 = tileM * ${bm}i + tyy * ${t.tm}i;`,
+    `  let j0 = tileN * ${bn}i + tx;`,
+    `  let kBegin = split * ${kChunk}i;`,
+    `  let kEnd = min(kBegin + ${kChunk}i, ${k}i);`,
+  );
+  const [aBase, bBase] = emitter.emit([a.base, b.base], body, "  ");
+  for (let r = 0; r < t.tm; r++) {
+    body.push(`  let ra${r} = ${aBase} + min(i0 + ${r}i, ${m - 1}i) * ${a.rowStride}i;`);
+  }
+  for (let c = 0; c < t.tn; c++) {
+    body.push(`  let cb${c} = ${bBase} + min(j0 + ${c * t.wx}i, ${n - 1}i) * ${b.rowStride}i;`);
+  }
+  for (let r = 0; r < t.tm; r++) {
+    for (let c = 0; c < t.tn; c++) body.push(`  var c${r}_${c}: ${ty} = ${literal(0, spec.type)};`);
+  }
+  const fma = (x: string, y: string, acc: string) =>
+    isFloat ? `fma(${x}, ${y}, ${acc})` : `${acc} + ${x} * ${y}`;
+  const helpers = emitter.helpers;
+  const la = (idx: string) => loadText(a.format, `in${a.slot}`, idx, helpers);
+  const lb = (idx: string) => loadText(b.format, `in${b.slot}`, idx, helpers);
+  const step = (kk: string, lines: string[]) => {
+    for (let r = 0; r < t.tm; r++) {
+      lines.push(`    let a${r} = ${la(`ra${r} + ${kk} * ${a.kStride}i`)};`);
+    }
+    for (let c = 0; c < t.tn; c++) {
+      lines.push(`    let b${c} = ${lb(`cb${c} + ${kk} * ${b.kStride}i`)};`);
+    }
+    for (let r = 0; r < t.tm; r++) {
+      for (let c = 0; c < t.tn; c++) {
+        lines.push(`    c${r}_${c} = ${fma(`a${r}`, `b${c}`, `c${r}_${c}`)};`);
+      }
+    }
+  };
+  if (vecA || vecB) {
+    // Four K-steps per iteration; vec4 reads along K where the operand is contiguous in K.
+    body.push(`  var kk = kBegin;`);
+    body.push(`  for (; kk + 4i <= kEnd; kk = kk + 4i) {`);
+    for (let r = 0; r < t.tm; r++) {
+      if (vecA) body.push(`    let av${r} = in${a.slot}v[(ra${r} + kk) >> 2u];`);
+      else {
+        body.push(
+          `    let av${r} = vec4<f32>(${
+            [0, 1, 2, 3].map((q) => la(`ra${r} + (kk + ${q}i) * ${a.kStride}i`)).join(", ")
+          });`,
+        );
+      }
+    }
+    for (let c = 0; c < t.tn; c++) {
+      if (vecB) body.push(`    let bv${c} = in${b.slot}v[(cb${c} + kk) >> 2u];`);
+      else {
+        body.push(
+          `    let bv${c} = vec4<f32>(${
+            [0, 1, 2, 3].map((q) => lb(`cb${c} + (kk + ${q}i) * ${b.kStride}i`)).join(", ")
+          });`,
+        );
+      }
+    }
+    for (const q of ["x", "y", "z", "w"]) {
+      for (let r = 0; r < t.tm; r++) {
+        for (let c = 0; c < t.tn; c++) {
+          body.push(`    c${r}_${c} = fma(av${r}.${q}, bv${c}.${q}, c${r}_${c});`);
+        }
+      }
+    }
+    body.push("  }");
+    body.push(`  for (; kk < kEnd; kk = kk + 1i) {`);
+    step("kk", body);
+    body.push("  }");
+  } else {
+    body.push(`  for (var kk = kBegin; kk < kEnd; kk = kk + 1i) {`);
+    step("kk", body);
+    body.push("  }");
+  }
+  if (partial) {
+    // Partial sums, laid out [split, batch, M, N].
+    for (let r = 0; r < t.tm; r++) {
+      for (let c = 0; c < t.tn; c++) {
+        body.push(
+          `  { let i = i0 + ${r}i; let j = j0 + ${
+            c * t.wx
+          }i; if (i < ${m}i && j < ${n}i) { ${partial}[((split * ${spec.batch}i + bt) * ${m}i + i) * ${n}i + j] = c${r}_${c}; } }`,
+        );
+      }
+    }
+  } else {
+    emitter.hoist([spec.epilogue], ["i", "j", "acc"], body, "  ");
+    for (let r = 0; r < t.tm; r++) {
+      for (let c = 0; c < t.tn; c++) {
+        body.push(`  {`, `    let i = i0 + ${r}i;`, `    let j = j0 + ${c * t.wx}i;`);
+        body.push(`    if (i < ${m}i && j < ${n}i) {`, `      let acc = c${r}_${c};`);
+        emitter.scope(() => {
+          const [v] = emitter.emit([spec.epilogue], body, "      ");
+          body.push(
+            "      " +
+              storeStatement("out0", spec.output, `(bt * ${m}i + i) * ${n}i + j`, v!, helpers),
+          );
+        });
+        body.push("    }", "  }");
+      }
+    }
+  }
+  const code = [
+    ...decls,
+    helperSource(helpers),
+    `@compute @workgroup_size(${t.wx}, ${t.wy})`,
+    "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {",
+    ...body,
+    "}",
+  ].join("\n");
+  const name = partial ? `${spec.name}_splitk${t.splitK}` : spec.name;
+  const kernel: RuntimeKernel = { name, code, bindings, workgroups: grid };
+  return !partial && isPacked(spec.output) ? { ...kernel, clear: ["out0"] } : kernel;
+}
+
+/** Sums the split-K partials and applies the epilogue: one thread per output element. */
+function reduceKernel(spec: MatmulSpec, splits: number): RuntimeKernel {
+  const { m, n } = spec;
+  const count = spec.batch * m * n;
+  const wg = 256;
+  const grid = workgroupGrid(Math.ceil(count / wg), spec.target.maxWorkgroupsPerDimension);
+  const emitter = new WgslEmitter((slot) => `in${slot}`);
+  const { lines: decls, bindings } = declarations(spec, new Set(), ["partial"]);
+  decls.push(
+    bindingDecl(bindings.length, "out0", spec.output, "read_write", isPacked(spec.output)),
+  );
+  bindings.push({ buffer: "out0", access: "read_write" });
+  const body = [
+    `  let e = i32((wid.x + wid.y * ${grid[0]}u + wid.z * ${grid[0] * grid[1]}u) * ${wg}u + lid);`,
+    `  if (e >= ${count}i) { return; }`,
+    `  let bt = e / ${m * n}i;`,
+    `  let i = (e / ${n}i) % ${m}i;`,
+    `  let j = e % ${n}i;`,
+    `  var acc: f32 = 0.0f;`,
+    `  for (var s = 0i; s < ${splits}i; s = s + 1i) { acc = acc + partial[s * ${count}i + e]; }`,
+  ];
+  const [v] = emitter.emit([spec.epilogue], body, "  ");
+  body.push("  " + storeStatement("out0", spec.output, "e", v!, emitter.helpers));
+  const code = [
+    ...decls,
+    helperSource(emitter.helpers),
+    `@compute @workgroup_size(${wg})`,
+    "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
+    ...body,
+    "}",
+  ].join("\n");
+  const kernel: RuntimeKernel = {
+    name: `${spec.name}_splitk_sum`,
+    code,
+    bindings,
+    workgroups: grid,
+  };
+  return isPacked(spec.output) ? { ...kernel, clear: ["out0"] } : kernel;
+}
