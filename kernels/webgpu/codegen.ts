@@ -85,7 +85,7 @@ export function storeStatement(
     case "bf16x2": {
       const bits = format === "f16x2" ? "d_f16_bits" : "d_bf16_bits";
       helpers?.add(bits);
-      return `atomicOr(&${name}[${index} >> 1u], ${bits}(${value}) << (u32(${index} & 1i) << 4u));`;
+      return `atomicOr(&${name}[(${index}) >> 1u], ${bits}(${value}) << (u32((${index}) & 1i) << 4u));`;
     }
   }
 }
@@ -279,7 +279,7 @@ export function buildRowKernel(spec: RowKernelSpec): RuntimeKernel {
     if (arg) lines.push(`  var ${at}: i32 = -1i;`);
     const r = stage.loopVar;
     lines.push(
-      `  for (var ${r}: i32 = ${startText} + ${lane}; ${r} < ${endText}; ${r} = ${r} + ${T}i) {`,
+      `  for (var ${r}: i32 = ${startText} + ${lane}; ${r} < ${endText} + dz; ${r} = ${r} + ${T}i) {`,
     );
     emitter.scope(() => {
       const [v] = emitter.emit([stage.body], lines, "    ");
@@ -345,7 +345,7 @@ export function buildRowKernel(spec: RowKernelSpec): RuntimeKernel {
   if (spec.cols) {
     const K = spec.cols.count;
     emitter.hoist(spec.cols.values, ["col"], lines, "  ");
-    lines.push(`  for (var col: i32 = ${lane}; col < ${K}i; col = col + ${T}i) {`);
+    lines.push(`  for (var col: i32 = ${lane}; col < ${K}i + dz; col = col + ${T}i) {`);
     emitter.scope(() => {
       const texts = emitter.emit(spec.cols!.values, lines, "    ");
       lines.push(`    let flat = row * ${K}i + col;`);
@@ -364,6 +364,9 @@ export function buildRowKernel(spec: RowKernelSpec): RuntimeKernel {
       `  if (row >= ${spec.rows}i) { return; }`,
     ]
     : [`  let row = i32(${expr} * ${wg}u + lid);`, `  if (row >= ${spec.rows}i) { return; }`];
+  // A zero the compiler cannot prove (loop bounds use it): LLVM on lavapipe otherwise fully
+  // unrolls constant-trip loops, and compile time explodes.
+  prelude.push("  let dz = i32(wid.x >> 31u);");
   const code = [
     decls,
     ...shared,

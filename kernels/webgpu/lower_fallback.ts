@@ -63,7 +63,10 @@ interface KernelParts {
   readonly outputs: readonly {
     readonly name: string;
     readonly format: StorageFormat;
+    /** Declared `atomic<u32>` (floats accumulated by compare-and-swap). */
     readonly atomicU32?: boolean;
+    /** Declared atomic in its own format (integer atomicAdd). */
+    readonly atomic?: boolean;
   }[];
   readonly threads: number;
   readonly body: (helpers: Set<string>) => string[];
@@ -85,7 +88,7 @@ function simpleKernel(parts: KernelParts): RuntimeKernel {
   });
   const clear: string[] = [];
   for (const o of parts.outputs) {
-    const atomic = o.atomicU32 === true || isPacked(o.format);
+    const atomic = o.atomicU32 === true || o.atomic === true || isPacked(o.format);
     if (atomic) clear.push(o.name);
     const format: StorageFormat = o.atomicU32 ? "u32" : o.format;
     lines.push(bindingDecl(bindings.length, o.name, format, "read_write", atomic));
@@ -102,6 +105,9 @@ function simpleKernel(parts: KernelParts): RuntimeKernel {
       grid[0] * grid[1]
     }u) * ${wg}u + lid);`,
     `  if (gid >= ${parts.threads}i) { return; }`,
+    // A zero the compiler cannot prove: outer loop bounds use it so that LLVM (lavapipe) does
+    // not fully unroll nested constant-trip loops, which made single kernels take 30 s to build.
+    `  let dz = i32(wid.x >> 31u);`,
     ...body.map((l) => "  " + l),
     "}",
   ].join("\n");
@@ -152,10 +158,10 @@ function convKernel(
         lines.push(`let p${d} = (gid / ${oStr[2 + d]}i) % ${os[2 + d]}i;`);
       }
       lines.push(`var acc = 0.0f;`);
-      lines.push(`for (var c = 0i; c < ${cPerGroup}i; c = c + 1i) {`);
+      lines.push(`for (var c = 0i; c < ${cPerGroup}i + dz; c = c + 1i) {`);
       lines.push(`  let xBase = n * ${xStr[0]}i + (g * ${cPerGroup}i + c) * ${xStr[1]}i;`);
       lines.push(`  let wBase = o * ${wStr[0]}i + c * ${wStr[1]}i;`);
-      lines.push(`  for (var kk = 0i; kk < ${kSize}i; kk = kk + 1i) {`);
+      lines.push(`  for (var kk = 0i; kk < ${kSize}i + dz; kk = kk + 1i) {`);
       lines.push(`    var ok = true;`, `    var xOff = xBase;`);
       for (let d = 0; d < nd; d++) {
         const [lo] = p.padding[d]!;
@@ -246,17 +252,17 @@ function attentionForwardKernels(
         `let bh = gid / ${sq}i;`,
         `let i = gid % ${sq}i;`,
         `var qv: array<f32, ${d}>;`,
-        `for (var t = 0i; t < ${d}i; t = t + 1i) { qv[t] = ${
+        `for (var t = 0i; t < ${d}i + dz; t = t + 1i) { qv[t] = ${
           loadExpr(f.q, "in0", `gid * ${d}i + t`, h)
         }; }`,
         `var acc: array<f32, ${dv}>;`,
         `var mx = -d_inf();`,
         `var l = 0.0f;`,
-        `for (var j = 0i; j < ${sk}i; j = j + 1i) {`,
+        `for (var j = 0i; j < ${sk}i + dz; j = j + 1i) {`,
         `  if (${maskText(spec, "i", "j")}) { continue; }`,
         `  let kb = (bh * ${sk}i + j) * ${d}i;`,
         `  var s = 0.0f;`,
-        `  for (var t = 0i; t < ${d}i; t = t + 1i) { s = fma(qv[t], ${
+        `  for (var t = 0i; t < ${d}i + dz; t = t + 1i) { s = fma(qv[t], ${
           loadExpr(f.k, "in1", "kb + t", h)
         }, s); }`,
         `  s = s * ${fmt(spec.scale)};`,
@@ -265,13 +271,13 @@ function attentionForwardKernels(
         `  let pj = d_exp(s - mNew);`,
         `  l = l * corr + pj;`,
         `  let vb = (bh * ${sk}i + j) * ${dv}i;`,
-        `  for (var t = 0i; t < ${dv}i; t = t + 1i) { acc[t] = acc[t] * corr + pj * ${
+        `  for (var t = 0i; t < ${dv}i + dz; t = t + 1i) { acc[t] = acc[t] * corr + pj * ${
           loadExpr(f.v, "in2", "vb + t", h)
         }; }`,
         `  mx = mNew;`,
         `}`,
         `let inv = select(0.0f, 1.0f / l, l > 0.0f);`,
-        `for (var t = 0i; t < ${dv}i; t = t + 1i) {`,
+        `for (var t = 0i; t < ${dv}i + dz; t = t + 1i) {`,
         `  ${
           storeStatement("out0", f.out, `gid * ${dv}i + t`, roundFor(f.out, "acc[t] * inv", h), h)
         }`,
@@ -323,12 +329,12 @@ function attentionBackwardKernels(
   // p_ij = exp(q_i . k_j * scale - lse_i); dP_ij = dOut_i . v_j (reference interpreter).
   const probAndDp = (h: Set<string>, qRow: string, kRow: string): string[] => [
     `var s = 0.0f;`,
-    `for (var t = 0i; t < ${d}i; t = t + 1i) { s = fma(${
+    `for (var t = 0i; t < ${d}i + dz; t = t + 1i) { s = fma(${
       loadExpr(f.q, "in0", `${qRow} * ${d}i + t`, h)
     }, ${loadExpr(f.k, "in1", `${kRow} * ${d}i + t`, h)}, s); }`,
     `let pij = d_exp(s * ${scale} - in4[${qRow}]);`,
     `var dp = 0.0f;`,
-    `for (var t = 0i; t < ${dv}i; t = t + 1i) { dp = fma(${
+    `for (var t = 0i; t < ${dv}i + dz; t = t + 1i) { dp = fma(${
       loadExpr(f.dOut, "in5", `${qRow} * ${dv}i + t`, h)
     }, ${loadExpr(f.v, "in2", `${kRow} * ${dv}i + t`, h)}, dp); }`,
   ];
@@ -344,7 +350,7 @@ function attentionBackwardKernels(
         `let bh = gid / ${sq}i;`,
         `let i = gid % ${sq}i;`,
         `var rd = 0.0f;`,
-        `for (var j = 0i; j < ${sk}i; j = j + 1i) {`,
+        `for (var j = 0i; j < ${sk}i + dz; j = j + 1i) {`,
         `  if (${maskText(spec, "i", "j")}) { continue; }`,
         `  let kr = bh * ${sk}i + j;`,
         ...probAndDp(h, "gid", "kr").map((l) => "  " + l),
@@ -352,16 +358,16 @@ function attentionBackwardKernels(
         `}`,
         `rowdot[gid] = rd;`,
         `var g: array<f32, ${d}>;`,
-        `for (var j = 0i; j < ${sk}i; j = j + 1i) {`,
+        `for (var j = 0i; j < ${sk}i + dz; j = j + 1i) {`,
         `  if (${maskText(spec, "i", "j")}) { continue; }`,
         `  let kr = bh * ${sk}i + j;`,
         ...probAndDp(h, "gid", "kr").map((l) => "  " + l),
         `  let ds = pij * (dp - rd) * ${scale};`,
-        `  for (var t = 0i; t < ${d}i; t = t + 1i) { g[t] = fma(ds, ${
+        `  for (var t = 0i; t < ${d}i + dz; t = t + 1i) { g[t] = fma(ds, ${
           loadExpr(f.k, "in1", "kr * " + d + "i + t", h)
         }, g[t]); }`,
         `}`,
-        `for (var t = 0i; t < ${d}i; t = t + 1i) {`,
+        `for (var t = 0i; t < ${d}i + dz; t = t + 1i) {`,
         `  ${storeStatement("out0", f.grad, `gid * ${d}i + t`, roundFor(f.grad, "g[t]", h), h)}`,
         `}`,
       ];
@@ -380,22 +386,22 @@ function attentionBackwardKernels(
         `let j = gid % ${sk}i;`,
         `var gk: array<f32, ${d}>;`,
         `var gv: array<f32, ${dv}>;`,
-        `for (var i = 0i; i < ${sq}i; i = i + 1i) {`,
+        `for (var i = 0i; i < ${sq}i + dz; i = i + 1i) {`,
         `  if (${maskText(spec, "i", "j")}) { continue; }`,
         `  let qr = bh * ${sq}i + i;`,
         ...probAndDp(h, "qr", "gid").map((l) => "  " + l),
         `  let ds = pij * (dp - in6[qr]) * ${scale};`,
-        `  for (var t = 0i; t < ${dv}i; t = t + 1i) { gv[t] = fma(pij, ${
+        `  for (var t = 0i; t < ${dv}i + dz; t = t + 1i) { gv[t] = fma(pij, ${
           loadExpr(f.dOut, "in5", `qr * ${dv}i + t`, h)
         }, gv[t]); }`,
-        `  for (var t = 0i; t < ${d}i; t = t + 1i) { gk[t] = fma(ds, ${
+        `  for (var t = 0i; t < ${d}i + dz; t = t + 1i) { gk[t] = fma(ds, ${
           loadExpr(f.q, "in0", `qr * ${d}i + t`, h)
         }, gk[t]); }`,
         `}`,
-        `for (var t = 0i; t < ${d}i; t = t + 1i) {`,
+        `for (var t = 0i; t < ${d}i + dz; t = t + 1i) {`,
         `  ${storeStatement("out1", f.grad, `gid * ${d}i + t`, roundFor(f.grad, "gk[t]", h), h)}`,
         `}`,
-        `for (var t = 0i; t < ${dv}i; t = t + 1i) {`,
+        `for (var t = 0i; t < ${dv}i + dz; t = t + 1i) {`,
         `  ${storeStatement("out2", f.grad, `gid * ${dv}i + t`, roundFor(f.grad, "gv[t]", h), h)}`,
         `}`,
       ];
@@ -449,7 +455,12 @@ function scatterKernels(
   const scatter = simpleKernel({
     name: `scatter_add_${sizeOf(us)}_to_${sizeOf(os)}`,
     inputs: [updates.format, indices.format],
-    outputs: [{ name: target32, format: float ? "f32" : out.format, atomicU32: float }],
+    outputs: [{
+      name: target32,
+      format: float ? "f32" : out.format,
+      atomicU32: float,
+      atomic: true,
+    }],
     threads: sizeOf(us),
     target,
     body: (h) => {
@@ -491,8 +502,8 @@ function scatterKernels(
   const convertBound: RuntimeKernel = {
     ...convert,
     code: convert.code.replace(
-      "fn main(",
-      `@group(0) @binding(1) var<storage, read_write> acc: array<f32>;\nfn main(`,
+      "@compute",
+      `@group(0) @binding(1) var<storage, read_write> acc: array<f32>;\n@compute`,
     ),
     bindings: [...convert.bindings, { buffer: "acc", access: "read_write" }],
   };

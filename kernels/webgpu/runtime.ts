@@ -73,6 +73,9 @@ export class Runtime {
   readonly debug: boolean;
   readonly maxBindingBytes: number;
   #pipelines = new Map<string, GPUComputePipeline>();
+  #layouts = new Map<string, GPUPipelineLayout>();
+  #groupLayouts = new Map<GPUPipelineLayout, GPUBindGroupLayout>();
+  #kernelLayouts = new Map<string, GPUBindGroupLayout>();
   #free = new Map<number, GPUBuffer[]>();
   #pooledBytes = 0;
   #encoder: GPUCommandEncoder | null = null;
@@ -180,7 +183,7 @@ export class Runtime {
     const module = this.device.createShaderModule({ label: kernel.name, code: kernel.code });
     p = this.device.createComputePipeline({
       label: kernel.name,
-      layout: "auto",
+      layout: this.#layout(kernel),
       compute: { module, entryPoint: "main" },
     });
     const name = kernel.name, code = kernel.code;
@@ -200,6 +203,28 @@ export class Runtime {
     return p;
   }
 
+  /**
+   * An explicit pipeline layout from the kernel's bindings (an "auto" layout would drop
+   * bindings the shader does not use, and the bind group would no longer match it).
+   */
+  #layout(kernel: RuntimeKernel): GPUPipelineLayout {
+    const key = kernel.bindings.map((b) => b.access).join(",");
+    let layout = this.#layouts.get(key);
+    if (!layout) {
+      const group = this.device.createBindGroupLayout({
+        entries: kernel.bindings.map((b, i) => ({
+          binding: i,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: b.access === "read" ? "read-only-storage" : "storage" },
+        })),
+      });
+      layout = this.device.createPipelineLayout({ bindGroupLayouts: [group] });
+      this.#layouts.set(key, layout);
+      this.#groupLayouts.set(layout, group);
+    }
+    return layout;
+  }
+
   /** Records one dispatch; `buffers` maps binding names (`in0`, `out0`, scratch) to buffers. */
   dispatch(kernel: RuntimeKernel, buffers: ReadonlyMap<string, GPUBuffer>): void {
     const pipeline = this.pipeline(kernel);
@@ -214,8 +239,14 @@ export class Runtime {
       binding: i,
       resource: { buffer: this.#buffer(buffers, binding.buffer, kernel) },
     }));
+    const key = kernel.bindings.map((b) => b.access).join(",");
+    let groupLayout = this.#kernelLayouts.get(key);
+    if (!groupLayout) {
+      groupLayout = this.#groupLayouts.get(this.#layout(kernel))!;
+      this.#kernelLayouts.set(key, groupLayout);
+    }
     const bindGroup = this.device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
+      layout: groupLayout,
       entries,
     });
     if (this.debug) {

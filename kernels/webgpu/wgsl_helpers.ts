@@ -160,16 +160,57 @@ const helpers: Record<string, [string, string[]]> = {
     ["d_isnan"],
   ],
   d_fmod: [
-    // JavaScript's % (fmod): exact remainder with the dividend's sign.
-    `fn d_fmod(a: f32, b: f32) -> f32 {
-  if (d_isnan(a) || d_isnan(b) || d_isinf(a) || b == 0.0) { return d_nan(); }
-  if (d_isinf(b)) { return a; }
-  var r = fma(-b, trunc(a / b), a);
-  if (a >= 0.0 && r < 0.0) { r = r + abs(b); }
-  if (a < 0.0 && r > 0.0) { r = r - abs(b); }
-  return r;
+    // JavaScript's % (C fmod): the exact remainder with the dividend's sign, by shift-and-
+    // subtract on the significands (a port of musl's fmodf).
+    `fn d_fmod(x: f32, y: f32) -> f32 {
+  var ux = bitcast<u32>(x);
+  var uy = bitcast<u32>(y);
+  var ex = i32((ux >> 23u) & 0xffu);
+  var ey = i32((uy >> 23u) & 0xffu);
+  let sx = ux & 0x80000000u;
+  if ((uy << 1u) == 0u || d_isnan(y) || ex == 255) { return d_nan(); }
+  if ((ux << 1u) <= (uy << 1u)) {
+    if ((ux << 1u) == (uy << 1u)) { return bitcast<f32>(sx); }
+    return x;
+  }
+  if (ex == 0) {
+    var i = ux << 9u;
+    loop { if ((i >> 31u) != 0u) { break; } ex = ex - 1; i = i << 1u; }
+    ux = ux << u32(-ex + 1);
+  } else {
+    ux = (ux & 0x7fffffu) | 0x800000u;
+  }
+  if (ey == 0) {
+    var i = uy << 9u;
+    loop { if ((i >> 31u) != 0u) { break; } ey = ey - 1; i = i << 1u; }
+    uy = uy << u32(-ey + 1);
+  } else {
+    uy = (uy & 0x7fffffu) | 0x800000u;
+  }
+  loop {
+    if (ex <= ey) { break; }
+    let i = ux - uy;
+    if ((i >> 31u) == 0u) {
+      if (i == 0u) { return bitcast<f32>(sx); }
+      ux = i;
+    }
+    ux = ux << 1u;
+    ex = ex - 1;
+  }
+  let i = ux - uy;
+  if ((i >> 31u) == 0u) {
+    if (i == 0u) { return bitcast<f32>(sx); }
+    ux = i;
+  }
+  loop { if ((ux >> 23u) != 0u) { break; } ux = ux << 1u; ex = ex - 1; }
+  if (ex > 0) {
+    ux = (ux - 0x800000u) | (u32(ex) << 23u);
+  } else {
+    ux = ux >> u32(-ex + 1);
+  }
+  return bitcast<f32>(ux | sx);
 }`,
-    ["d_isnan", "d_isinf"],
+    ["d_isnan"],
   ],
   d_pow: [
     // JavaScript's Math.pow: x^0 = 1, NaN otherwise propagates, 1^inf = NaN, negative bases

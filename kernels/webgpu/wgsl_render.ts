@@ -296,10 +296,10 @@ export class WgslEmitter {
       case "f16x2":
         return this.#call(
           "d_f16_from_bits",
-          `((${buf}[${index} >> 1u] >> (u32(${index} & 1i) << 4u)) & 0xffffu)`,
+          `((${buf}[(${index}) >> 1u] >> (u32((${index}) & 1i) << 4u)) & 0xffffu)`,
         );
       case "bf16x2":
-        return `bitcast<f32>(((${buf}[${index} >> 1u] >> (u32(${index} & 1i) << 4u)) & 0xffffu) << 16u)`;
+        return `bitcast<f32>(((${buf}[(${index}) >> 1u] >> (u32((${index}) & 1i) << 4u)) & 0xffffu) << 16u)`;
     }
   }
 

@@ -111,7 +111,9 @@ function vec4Along(op: MatmulOperand, k: number): boolean {
  * ```
  */
 export function matmulPlan(spec: MatmulSpec): RuntimePlan {
-  const tiles = spec.tiles ?? chooseTiles(spec.batch, spec.m, spec.n, spec.k);
+  const chosen = spec.tiles ?? chooseTiles(spec.batch, spec.m, spec.n, spec.k);
+  // Split-K sums partials in float32; integer products wrap and must not be split.
+  const tiles = spec.type === "f32" ? chosen : { ...chosen, splitK: 1 };
   if (tiles.splitK <= 1) return { kernels: [mainKernel(spec, tiles, null)], scratch: [] };
   const partials = spec.batch * spec.m * spec.n * tiles.splitK;
   return {
