@@ -457,6 +457,9 @@ export class ExpBuilder {
           const r = this.#fromLinear(rest);
           return this.add(this.#fromLinear(quotient), this.#divConst(r, d));
         }
+        // (g*A + R) / (g*h) = A / h when 0 <= R < g.
+        const split = splitByCommonFactor(lin, d);
+        if (split) return this.#divConst(this.#fromLinear(split.high), d / split.g);
       }
     }
     const lo = a.min >= 0 ? Math.floor(a.min / d) : -Infinity;
@@ -481,6 +484,12 @@ export class ExpBuilder {
           else rest.terms.set(t, c);
         }
         if (dropped) return this.#modConst(this.#fromLinear(rest), d);
+        // (g*A + R) % (g*h) = g * (A % h) + R when 0 <= R < g.
+        const split = splitByCommonFactor(lin, d);
+        if (split) {
+          const high = this.#modConst(this.#fromLinear(split.high), d / split.g);
+          return this.add(this.mul(high, this.idx(split.g)), this.#fromLinear(split.low));
+        }
       }
       return this.#make("rem", "idx", [a, this.idx(d)], null, 0, Math.min(d - 1, a.max));
     }
@@ -584,6 +593,41 @@ function recombine(b: ExpBuilder, lin: Linear): void {
       if (changed) break;
     }
   }
+}
+
+function gcd(a: number, b: number): number {
+  let x = Math.abs(a), y = Math.abs(b);
+  while (y) [x, y] = [y, x % y];
+  return x;
+}
+
+/**
+ * Splits a non-negative linear form as `g * high + low` with `g > 1` dividing `d` and
+ * `0 <= low < g` (so that division and remainder by `d` only see `high`); null if none.
+ */
+function splitByCommonFactor(
+  lin: Linear,
+  d: number,
+): { g: number; high: Linear; low: Linear } | null {
+  const candidates = new Set<number>();
+  for (const c of lin.terms.values()) {
+    const g = gcd(c, d);
+    if (g > 1) candidates.add(g);
+  }
+  for (const g of [...candidates].sort((a, b) => b - a)) {
+    const high: Linear = { terms: new Map(), k: Math.floor(lin.k / g) };
+    const low: Linear = { terms: new Map(), k: lin.k % g };
+    let lowMax = low.k;
+    for (const [t, c] of lin.terms) {
+      if (c % g === 0) high.terms.set(t, c / g);
+      else {
+        low.terms.set(t, c);
+        lowMax += c * t.max;
+      }
+    }
+    if (low.terms.size > 0 && lowMax < g && high.terms.size > 0) return { g, high, low };
+  }
+  return null;
 }
 
 function compareRanges(op: BinaryOp, a: Exp, b: Exp): boolean | null {

@@ -80,7 +80,10 @@ export class Runtime {
   #pooledBytes = 0;
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
-  #errors: Promise<Error | null>[] = [];
+  /** Errors found by settled error scopes, not yet reported. */
+  #found: Error[] = [];
+  /** Settles when every error scope opened so far has been examined. */
+  #settled: Promise<unknown> = Promise.resolve();
   #timed: TimedKernel[] = [];
   #querySet: GPUQuerySet | null = null;
   #debugLog: (line: string) => void;
@@ -179,6 +182,7 @@ export class Runtime {
     if (this.debug) {
       this.#debugLog(`[droplet kernel] ${kernel.name} compile\n${kernel.code}`);
     }
+    this.device.pushErrorScope("internal");
     this.device.pushErrorScope("validation");
     const module = this.device.createShaderModule({ label: kernel.name, code: kernel.code });
     p = this.device.createComputePipeline({
@@ -187,9 +191,14 @@ export class Runtime {
       compute: { module, entryPoint: "main" },
     });
     const name = kernel.name, code = kernel.code;
-    this.#errors.push(
-      this.device.popErrorScope().then(async (error) => {
+    const validation = this.device.popErrorScope();
+    const internal = this.device.popErrorScope();
+    this.#track(
+      Promise.all([validation, internal]).then(async ([v, i]) => {
+        const error = v ?? i;
         if (!error) return null;
+        // Forget the broken pipeline so that a later use reports this error again.
+        this.#pipelines.delete(code);
         const info = await module.getCompilationInfo().catch(() => null);
         const messages = (info?.messages ?? [])
           .filter((m) => m.type === "error")
@@ -303,6 +312,9 @@ export class Runtime {
     this.#endPass();
     const encoder = this.#encoder;
     this.#encoder = null;
+    // Errors of a bad kernel resurface at finish/submit ("invalid due to a previous error"):
+    // capture them so they are reported once, after the kernel's own compile error.
+    this.device.pushErrorScope("validation");
     let timing: { buffer: GPUBuffer; kernels: TimedKernel[] } | null = null;
     if (this.#timed.length > 0 && this.#querySet) {
       const n = this.#timed.length * 2;
@@ -318,10 +330,17 @@ export class Runtime {
       encoder.copyBufferToBuffer(resolve, 0, staging, 0, n * 8);
       timing = { buffer: staging, kernels: this.#timed };
       this.#timed = [];
+      this.device.queue.submit([encoder.finish()]);
       resolve.destroy();
+    } else {
+      this.device.queue.submit([encoder.finish()]);
     }
-    this.device.queue.submit([encoder.finish()]);
     this.counters.submits++;
+    this.#track(
+      this.device.popErrorScope().then((e) =>
+        e ? new GpuValidationError("Submitting recorded kernels", e.message) : null
+      ),
+    );
     if (timing) {
       const { buffer, kernels } = timing;
       waitForGpu(buffer.mapAsync(GPUMapMode.READ)).then(() => {
@@ -335,12 +354,21 @@ export class Runtime {
     }
   }
 
+  #track(scope: Promise<Error | null>): void {
+    const recorded = scope.then((e) => {
+      if (e) this.#found.push(e);
+    });
+    this.#settled = Promise.all([this.#settled, recorded]);
+  }
+
   /** Throws the first pipeline or validation error recorded since the last check. */
   async checkErrors(): Promise<void> {
-    const pending = this.#errors;
-    this.#errors = [];
-    const errors = await waitForGpu(Promise.all(pending));
-    const first = errors.find((e) => e !== null);
+    await waitForGpu(this.#settled);
+    const errors = this.#found;
+    this.#found = [];
+    // A kernel's own compile error explains the submit errors that follow from it.
+    const first = errors.find((e) => e instanceof WgslCompileError) ??
+      errors.find((e) => e !== null);
     if (first) throw first;
     this.gpu.check();
   }

@@ -305,6 +305,7 @@ class Scheduler {
     const col = perRow ? null : b.variable("col", extent);
     const stages: StageSpec[] = [];
     const stageOf = new Map<string, Exp>();
+    const activeLoops: string[] = [];
     const roots = new Set([m]);
     const low: Lowering = new Lowering(b, this.#isBufferFor(roots), this.#format, {
       special: (node, index) => {
@@ -313,10 +314,17 @@ class Scheduler {
         if (col && index.some((e) => dependsOn(e, "col", memo))) {
           throw new MustMaterialize(node, "reduction varies along the row");
         }
+        // A reduction indexed by an enclosing stage's loop variable is not a per-row value.
+        for (const v of activeLoops) {
+          const m = new Map<Exp, boolean>();
+          if (index.some((e) => dependsOn(e, v, m))) {
+            throw new MustMaterialize(node, "reduction varies inside another reduction");
+          }
+        }
         const key = `${node.id}:${index.map((e) => e.id).join(",")}`;
         const known = stageOf.get(key);
         if (known) return known;
-        const ref = this.#stage(b, low, node, index, stages);
+        const ref = this.#stage(b, low, node, index, stages, activeLoops);
         stageOf.set(key, ref);
         return ref;
       },
@@ -356,6 +364,7 @@ class Scheduler {
     node: LazyNode,
     index: readonly Exp[],
     stages: StageSpec[],
+    activeLoops: string[],
   ): Exp {
     const call = node.call!;
     const src = node.inputs[0]!;
@@ -387,7 +396,9 @@ class Scheduler {
         inner.push(axes.includes(d) ? loopIdx[red++]! : index[kept++]!);
       }
     }
+    activeLoops.push(loopVar);
     const body = low.gen(src, inner);
+    activeLoops.pop();
     const op = reduceOps[call.prim]!;
     stages.push({ name, op, type, loopVar, start, end, body });
     if (op === "argmax" || op === "argmin") return b.ref(name, "i32");
