@@ -275,10 +275,17 @@ function compileEntry(
       `[droplet jit] ${traced.program.equations.length} equations\n${traced.toString()}\n${executable.describe()}`,
     );
   }
+  // The compiled program owns its captured constants: a scope around the first call may free
+  // the arrays created while tracing (e.g. scalars), but later calls still need their values.
+  const constants = traced.constValues.map((c) => {
+    const value = c.backendValue();
+    value.backend.retain(value);
+    return value;
+  });
   return {
     traced,
     run: (arrays) => {
-      const values = [...traced.constValues, ...arrays].map((a) => a.backendValue());
+      const values = [...constants, ...arrays.map((a) => a.backendValue())];
       return executable.run(values).map((v) => NDArray.fromBackend(v));
     },
   };
