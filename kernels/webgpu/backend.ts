@@ -39,6 +39,8 @@ export interface WebgpuOptions {
   readonly debug?: boolean;
   /** Realize a pending chain once it is this many nodes deep (bounds kernel size). */
   readonly maxPendingDepth?: number;
+  /** Most workgroups a generated kernel launches (default: 256 on software adapters). */
+  readonly maxWorkgroups?: number;
 }
 
 function debugFromEnv(): boolean {
@@ -76,6 +78,10 @@ export class WebgpuBackend implements Backend {
     this.config = {
       target: this.runtime.target,
       nativeF16: this.runtime.target.shaderF16 && !(options.packHalf ?? false),
+      // A software adapter schedules each workgroup on a CPU thread at a high fixed cost: a
+      // few hundred looping workgroups keep both cores busy; a GPU wants many more.
+      maxWorkgroups: options.maxWorkgroups ?? (gpu.info.isSoftware ? 256 : 1 << 20),
+      software: gpu.info.isSoftware,
     };
     this.#maxDepth = options.maxPendingDepth ?? 48;
   }

@@ -90,17 +90,24 @@ export function storeStatement(
   }
 }
 
-function threadIndex(count: number, wg: number, target: KernelTarget): {
+/**
+ * The launch grid for `count` threads of `wg` each, at most `maxGroups` workgroups (threads then
+ * loop, grid-stride: on lavapipe every workgroup costs several microseconds of scheduling, so
+ * a few hundred looping workgroups beat tens of thousands of short ones); `expr` is the linear
+ * workgroup index and `stride` the number of threads launched.
+ */
+function threadIndex(count: number, wg: number, target: KernelTarget, maxGroups: number): {
   workgroups: [number, number, number];
   expr: string;
+  groups: number;
 } {
-  const groups = Math.max(1, Math.ceil(count / wg));
+  const groups = Math.max(1, Math.min(Math.ceil(count / wg), maxGroups));
   const workgroups = workgroupGrid(groups, target.maxWorkgroupsPerDimension);
   const [gx, gy] = workgroups;
   const linear = workgroups[1] === 1 && workgroups[2] === 1
     ? "wid.x"
     : `(wid.x + wid.y * ${gx}u + wid.z * ${gx * gy}u)`;
-  return { workgroups, expr: linear };
+  return { workgroups, expr: linear, groups: workgroups[0] * workgroups[1] * workgroups[2] };
 }
 
 /** Options of {@link buildMapKernel}. */
@@ -115,6 +122,8 @@ export interface MapKernelSpec {
   readonly valueAt: (flat: Exp) => readonly Exp[];
   readonly target: KernelTarget;
   readonly workgroupSize?: number;
+  /** Most workgroups to launch (threads loop over the rest). */
+  readonly maxWorkgroups?: number;
 }
 
 /**
@@ -130,7 +139,12 @@ export function buildMapKernel(spec: MapKernelSpec): RuntimeKernel {
   const wg = spec.workgroupSize ?? 256;
   const paired = spec.outputs.some((o) => isPacked(o.format));
   const threads = paired ? Math.ceil(spec.size / 2) : spec.size;
-  const { workgroups, expr } = threadIndex(threads, wg, spec.target);
+  const { workgroups, expr, groups } = threadIndex(
+    threads,
+    wg,
+    spec.target,
+    spec.maxWorkgroups ?? Infinity,
+  );
   const { decls, bindings } = header(spec.inputs, spec.outputs, false);
   const emitter = new WgslEmitter((slot) => `in${slot}`);
   const body: string[] = [];
@@ -170,9 +184,10 @@ export function buildMapKernel(spec: MapKernelSpec): RuntimeKernel {
     helperSource(emitter.helpers),
     `@compute @workgroup_size(${wg})`,
     "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
-    `  let tid = i32(${expr} * ${wg}u + lid);`,
-    `  if (tid >= ${threads}i) { return; }`,
-    ...body,
+    `  let first = i32(${expr} * ${wg}u + lid);`,
+    `  for (var tid = first; tid < ${threads}i; tid = tid + ${groups * wg}i) {`,
+    ...body.map((l) => "  " + l),
+    "  }",
     "}",
   ].join("\n");
   return { name: spec.name, code, bindings, workgroups };
@@ -210,6 +225,8 @@ export interface RowKernelSpec {
   /** Per-row outputs: value of output k at `row`, stored at `row`. */
   readonly rowValues?: readonly Exp[];
   readonly target: KernelTarget;
+  /** Most workgroups to launch (rows loop over the rest). */
+  readonly maxWorkgroups?: number;
 }
 
 function identity(op: StageOp, type: ExpType): string {
@@ -260,7 +277,12 @@ export function buildRowKernel(spec: RowKernelSpec): RuntimeKernel {
   const T = spec.threadsPerRow;
   const coop = T > 1;
   const wg = coop ? T : 64;
-  const { workgroups, expr } = threadIndex(coop ? spec.rows * T : spec.rows, wg, spec.target);
+  const { workgroups, expr, groups } = threadIndex(
+    coop ? spec.rows * T : spec.rows,
+    wg,
+    spec.target,
+    spec.maxWorkgroups ?? Infinity,
+  );
   const atomics = spec.outputs.some((o) => isPacked(o.format));
   const { decls, bindings } = header(spec.inputs, spec.outputs, atomics);
   const emitter = new WgslEmitter((slot) => `in${slot}`);
@@ -357,16 +379,20 @@ export function buildRowKernel(spec: RowKernelSpec): RuntimeKernel {
     });
     lines.push("  }");
   }
+  // Rows loop grid-stride; with one row per workgroup the row index stays uniform, so the
+  // barriers inside remain in uniform control flow.
   const prelude = coop
     ? [
-      `  let row = i32(${expr});`,
       `  let lane = i32(lid);`,
-      `  if (row >= ${spec.rows}i) { return; }`,
+      `  let dz = i32(wid.x >> 31u);`,
+      `  for (var row = i32(${expr}); row < ${spec.rows}i; row = row + ${groups}i) {`,
     ]
-    : [`  let row = i32(${expr} * ${wg}u + lid);`, `  if (row >= ${spec.rows}i) { return; }`];
-  // A zero the compiler cannot prove (loop bounds use it): LLVM on lavapipe otherwise fully
-  // unrolls constant-trip loops, and compile time explodes.
-  prelude.push("  let dz = i32(wid.x >> 31u);");
+    : [
+      `  let dz = i32(wid.x >> 31u);`,
+      `  for (var row = i32(${expr} * ${wg}u + lid); row < ${spec.rows}i; row = row + ${
+        groups * wg
+      }i) {`,
+    ];
   const code = [
     decls,
     ...shared,
@@ -374,7 +400,8 @@ export function buildRowKernel(spec: RowKernelSpec): RuntimeKernel {
     `@compute @workgroup_size(${wg})`,
     "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
     ...prelude,
-    ...lines,
+    ...lines.map((l) => "  " + l),
+    "  }",
     "}",
   ].join("\n");
   return clear.length > 0

@@ -53,6 +53,10 @@ export interface ScheduleConfig {
   readonly target: KernelTarget;
   /** Float16 arrays are stored as `array<f16>` (else packed two per u32). */
   readonly nativeF16: boolean;
+  /** Most workgroups a generated kernel launches (threads loop over the rest). */
+  readonly maxWorkgroups: number;
+  /** The adapter is a CPU implementation (lavapipe): kernels are shaped for SIMD lanes. */
+  readonly software: boolean;
 }
 
 /** Signals, inside a map kernel attempt, that `node` calls for another kernel kind. */
@@ -277,6 +281,7 @@ class Scheduler {
       builder: b,
       valueAt: (flat) => [low.gen(m, unravel(b, flat, m.aval.shape))],
       target: this.config.target,
+      maxWorkgroups: this.config.maxWorkgroups,
     });
     return {
       step: {
@@ -345,6 +350,7 @@ class Scheduler {
       stages,
       ...(perRow ? { rowValues: [value] } : { cols: { count: extent, values: [value] } }),
       target: this.config.target,
+      maxWorkgroups: this.config.maxWorkgroups,
     });
     return {
       step: {
@@ -468,6 +474,7 @@ class Scheduler {
       epilogue,
       builder: b,
       target: this.config.target,
+      software: this.config.software,
     });
     return {
       step: { plan, inputs: low.inputs, outputs: [out], alias: false },

@@ -54,6 +54,8 @@ export interface MatmulSpec {
   readonly target: KernelTarget;
   /** Override the tile configuration (benchmarks). */
   readonly tiles?: MatmulTiles;
+  /** The adapter runs on the CPU (lavapipe): tiles tuned for SIMD-lane execution. */
+  readonly software?: boolean;
 }
 
 /** Tile configuration. */
@@ -61,32 +63,47 @@ export interface MatmulTiles {
   /** Threads along N and along M. */
   readonly wx: number;
   readonly wy: number;
-  /** Register tile: rows and (strided) columns per thread. */
+  /** Rows per thread (contiguous). */
   readonly tm: number;
-  readonly tn: number;
+  /** Groups of 4 columns per thread. */
+  readonly tv: number;
   /** Number of K splits (1: none). */
   readonly splitK: number;
+  /** Most workgroups launched; they loop over the tiles. */
+  readonly groups: number;
 }
 
 /**
- * Chooses tiles for a shape: small register tiles for small outputs, split-K for products
- * with few tiles and a long K.
+ * Chooses tiles for a shape. On a software adapter (lavapipe runs a workgroup's invocations as
+ * SIMD lanes of one CPU thread) a 1-D workgroup keeps A's rows uniform across lanes, so A is
+ * read once per subgroup, and each lane reads B as `vec4`s (4x fewer loads per float than
+ * scalars there); a few hundred workgroups loop over the tiles. A GPU gets 2-D workgroups.
+ * Products with few tiles and a long K split K.
  *
  * @example
  * ```ts
  * import { chooseTiles } from "./matmul.ts";
- * chooseTiles(1, 1024, 1024, 1024).splitK; // 1
+ * chooseTiles(1, 1024, 1024, 1024, true).splitK; // 1
  * ```
  */
-export function chooseTiles(batch: number, m: number, n: number, k: number): MatmulTiles {
-  const tm = m >= 64 ? 4 : m >= 8 ? 2 : 1;
-  const tn = n >= 256 ? 4 : n >= 32 ? 2 : 1;
-  const wx = n >= 64 ? 16 : 8;
-  const wy = m >= 64 ? 8 : m >= 8 ? 4 : 1;
-  const tiles = batch * Math.ceil(m / (wy * tm)) * Math.ceil(n / (wx * tn));
+export function chooseTiles(
+  batch: number,
+  m: number,
+  n: number,
+  k: number,
+  software: boolean,
+): MatmulTiles {
+  const tm = m >= 4 ? 4 : m >= 2 ? 2 : 1;
+  const tv = n >= 128 ? 2 : 1;
+  const wx = software ? (n >= 64 ? 16 : 8) : (n >= 256 ? 32 : 16);
+  const wy = software ? 1 : (m >= 64 ? 8 : m >= 16 ? 4 : 1);
+  const tiles = batch * Math.ceil(m / (wy * tm)) * Math.ceil(n / (wx * 4 * tv));
   let splitK = 1;
-  if (tiles < 32 && k >= 1024) splitK = Math.min(16, Math.floor(k / 256), Math.ceil(64 / tiles));
-  return { wx, wy, tm, tn, splitK: Math.max(1, splitK) };
+  const busy = software ? 32 : 256;
+  if (tiles < busy && k >= 512) {
+    splitK = Math.max(1, Math.min(16, Math.floor(k / 128), Math.ceil(busy / tiles)));
+  }
+  return { wx, wy, tm, tv, splitK, groups: software ? 256 : 1 << 20 };
 }
 
 function isDivisibleBy4(e: Exp): boolean {
@@ -97,8 +114,15 @@ function isDivisibleBy4(e: Exp): boolean {
   return false;
 }
 
-function vec4Along(op: MatmulOperand, k: number): boolean {
+/** `vec4` reads along K: the operand is contiguous in K and every row starts 16-byte aligned. */
+function vec4AlongK(op: MatmulOperand, k: number): boolean {
   return op.format === "f32" && op.kStride === 1 && k % 4 === 0 && op.rowStride % 4 === 0 &&
+    isDivisibleBy4(op.base);
+}
+
+/** `vec4` reads of B along N: B is contiguous in N and every K-row starts 16-byte aligned. */
+function vec4AlongN(op: MatmulOperand, n: number): boolean {
+  return op.format === "f32" && op.rowStride === 1 && n % 4 === 0 && op.kStride % 4 === 0 &&
     isDivisibleBy4(op.base);
 }
 
@@ -111,7 +135,8 @@ function vec4Along(op: MatmulOperand, k: number): boolean {
  * ```
  */
 export function matmulPlan(spec: MatmulSpec): RuntimePlan {
-  const chosen = spec.tiles ?? chooseTiles(spec.batch, spec.m, spec.n, spec.k);
+  const chosen = spec.tiles ??
+    chooseTiles(spec.batch, spec.m, spec.n, spec.k, spec.software ?? false);
   // Split-K sums partials in float32; integer products wrap and must not be split.
   const tiles = spec.type === "f32" ? chosen : { ...chosen, splitK: 1 };
   if (tiles.splitK <= 1) return { kernels: [mainKernel(spec, tiles, null)], scratch: [] };
@@ -170,15 +195,19 @@ function mainKernel(spec: MatmulSpec, t: MatmulTiles, partial: string | null): R
   const { m, n, k, a, b } = spec;
   const ty = wgslType(spec.type);
   const isFloat = spec.type === "f32";
-  const bm = t.wy * t.tm, bn = t.wx * t.tn;
+  const cols = 4 * t.tv;
+  const bm = t.wy * t.tm, bn = t.wx * cols;
   const tilesM = Math.ceil(m / bm), tilesN = Math.ceil(n / bn);
   const total = spec.batch * tilesM * tilesN * t.splitK;
-  const grid = workgroupGrid(total, spec.target.maxWorkgroupsPerDimension);
-  const vecA = vec4Along(a, k), vecB = vec4Along(b, k);
+  const groups = Math.min(total, t.groups);
+  const grid = workgroupGrid(groups, spec.target.maxWorkgroupsPerDimension);
+  const aK4 = vec4AlongK(a, k), bN4 = vec4AlongN(b, n), bK4 = !bN4 && vec4AlongK(b, k);
+  const unroll = aK4 || bK4 ? 4 : 1;
   const vecSlots = new Set<number>();
-  if (vecA) vecSlots.add(a.slot);
-  if (vecB) vecSlots.add(b.slot);
+  if (aK4) vecSlots.add(a.slot);
+  if (bN4 || bK4) vecSlots.add(b.slot);
   const emitter = new WgslEmitter((slot) => `in${slot}`);
+  const helpers = emitter.helpers;
   const { lines: decls, bindings } = declarations(spec, vecSlots, partial ? [partial] : []);
   if (!partial) {
     decls.push(
@@ -186,119 +215,141 @@ function mainKernel(spec: MatmulSpec, t: MatmulTiles, partial: string | null): R
     );
     bindings.push({ buffer: "out0", access: "read_write" });
   }
-  const body: string[] = [];
   const kChunk = Math.ceil(k / t.splitK / 4) * 4;
+  const body: string[] = [];
   body.push(
     `  let wlin = i32(wid.x + wid.y * ${grid[0]}u + wid.z * ${grid[0] * grid[1]}u);`,
-    `  if (wlin >= ${total}i) { return; }`,
-    `  let split = wlin % ${t.splitK}i;`,
-    `  let tile = wlin / ${t.splitK}i;`,
+    `  let dz = i32(wid.x >> 31u);`,
+    `  let tx = i32(lid.x);`,
+    `  let tyy = i32(lid.y);`,
+    `  for (var wtile = wlin; wtile < ${total}i; wtile = wtile + ${groups}i) {`,
+    `  let split = wtile % ${t.splitK}i;`,
+    `  let tile = wtile / ${t.splitK}i;`,
     `  let bt = tile / ${tilesM * tilesN}i;`,
     `  let tileM = (tile / ${tilesN}i) % ${tilesM}i;`,
     `  let tileN = tile % ${tilesN}i;`,
-    `  let tx = i32(lid.x);`,
-    `  let tyy = i32(lid.y);`,
     `  let i0 = tileM * ${bm}i + tyy * ${t.tm}i;`,
-    `  let j0 = tileN * ${bn}i + tx;`,
     `  let kBegin = split * ${kChunk}i;`,
     `  let kEnd = min(kBegin + ${kChunk}i, ${k}i);`,
   );
-  const [aBase, bBase] = emitter.emit([a.base, b.base], body, "  ");
-  for (let r = 0; r < t.tm; r++) {
-    body.push(`  let ra${r} = ${aBase} + min(i0 + ${r}i, ${m - 1}i) * ${a.rowStride}i;`);
-  }
-  for (let c = 0; c < t.tn; c++) {
-    body.push(`  let cb${c} = ${bBase} + min(j0 + ${c * t.wx}i, ${n - 1}i) * ${b.rowStride}i;`);
-  }
-  for (let r = 0; r < t.tm; r++) {
-    for (let c = 0; c < t.tn; c++) body.push(`  var c${r}_${c}: ${ty} = ${literal(0, spec.type)};`);
-  }
-  const fma = (x: string, y: string, acc: string) =>
-    isFloat ? `fma(${x}, ${y}, ${acc})` : `${acc} + ${x} * ${y}`;
-  const helpers = emitter.helpers;
-  const la = (idx: string) => loadText(a.format, `in${a.slot}`, idx, helpers);
-  const lb = (idx: string) => loadText(b.format, `in${b.slot}`, idx, helpers);
-  const step = (kk: string, lines: string[]) => {
+  emitter.scope(() => {
+    const [aBase, bBase] = emitter.emit([a.base, b.base], body, "  ");
     for (let r = 0; r < t.tm; r++) {
-      lines.push(`    let a${r} = ${la(`ra${r} + ${kk} * ${a.kStride}i`)};`);
+      body.push(`  let ra${r} = ${aBase} + min(i0 + ${r}i, ${m - 1}i) * ${a.rowStride}i;`);
     }
-    for (let c = 0; c < t.tn; c++) {
-      lines.push(`    let b${c} = ${lb(`cb${c} + ${kk} * ${b.kStride}i`)};`);
-    }
-    for (let r = 0; r < t.tm; r++) {
-      for (let c = 0; c < t.tn; c++) {
-        lines.push(`    c${r}_${c} = ${fma(`a${r}`, `b${c}`, `c${r}_${c}`)};`);
-      }
-    }
-  };
-  if (vecA || vecB) {
-    // Four K-steps per iteration; vec4 reads along K where the operand is contiguous in K.
-    body.push(`  var kk = kBegin;`);
-    body.push(`  for (; kk + 4i <= kEnd; kk = kk + 4i) {`);
-    for (let r = 0; r < t.tm; r++) {
-      if (vecA) body.push(`    let av${r} = in${a.slot}v[(ra${r} + kk) >> 2u];`);
-      else {
+    // Column c of this thread: vec4 mode reads group g = tileN * wx * tv + tx + v * wx, columns
+    // 4g..4g+3; otherwise column j = tileN * bn + tx + c * wx.
+    const colOf = (c: number) =>
+      bN4
+        ? `(tileN * ${t.wx * t.tv}i + tx + ${Math.floor(c / 4) * t.wx}i) * 4i + ${c % 4}i`
+        : `tileN * ${bn}i + tx + ${c * t.wx}i`;
+    if (bN4) {
+      for (let v = 0; v < t.tv; v++) {
         body.push(
-          `    let av${r} = vec4<f32>(${
-            [0, 1, 2, 3].map((q) => la(`ra${r} + (kk + ${q}i) * ${a.kStride}i`)).join(", ")
-          });`,
+          `  let gb${v} = (${bBase}) / 4i + min(tileN * ${t.wx * t.tv}i + tx + ${v * t.wx}i, ${
+            n / 4 - 1
+          }i);`,
         );
       }
-    }
-    for (let c = 0; c < t.tn; c++) {
-      if (vecB) body.push(`    let bv${c} = in${b.slot}v[(cb${c} + kk) >> 2u];`);
-      else {
-        body.push(
-          `    let bv${c} = vec4<f32>(${
-            [0, 1, 2, 3].map((q) => lb(`cb${c} + (kk + ${q}i) * ${b.kStride}i`)).join(", ")
-          });`,
-        );
+    } else {
+      for (let c = 0; c < cols; c++) {
+        body.push(`  let cb${c} = ${bBase} + min(${colOf(c)}, ${n - 1}i) * ${b.rowStride}i;`);
       }
     }
-    for (const q of ["x", "y", "z", "w"]) {
-      for (let r = 0; r < t.tm; r++) {
-        for (let c = 0; c < t.tn; c++) {
-          body.push(`    c${r}_${c} = fma(av${r}.${q}, bv${c}.${q}, c${r}_${c});`);
+    for (let r = 0; r < t.tm; r++) {
+      for (let c = 0; c < cols; c++) {
+        body.push(`  var c${r}_${c}: ${ty} = ${literal(0, spec.type)};`);
+      }
+    }
+    const fma = (x: string, y: string, acc: string) =>
+      isFloat ? `fma(${x}, ${y}, ${acc})` : `${acc} + ${x} * ${y}`;
+    const la = (idx: string) => loadText(a.format, `in${a.slot}`, idx, helpers);
+    const lb = (idx: string) => loadText(b.format, `in${b.slot}`, idx, helpers);
+    /** Loads and FMAs for K-steps kk + q, q < count; A and B read in their best layouts. */
+    const steps = (count: number, lines: string[]) => {
+      if (count === 4 && aK4) {
+        for (let r = 0; r < t.tm; r++) {
+          lines.push(`    let av${r} = in${a.slot}v[(ra${r} + kk) >> 2u];`);
         }
       }
-    }
-    body.push("  }");
-    body.push(`  for (; kk < kEnd; kk = kk + 1i) {`);
-    step("kk", body);
-    body.push("  }");
-  } else {
-    body.push(`  for (var kk = kBegin; kk < kEnd; kk = kk + 1i) {`);
-    step("kk", body);
-    body.push("  }");
-  }
-  if (partial) {
-    // Partial sums, laid out [split, batch, M, N].
-    for (let r = 0; r < t.tm; r++) {
-      for (let c = 0; c < t.tn; c++) {
-        body.push(
-          `  { let i = i0 + ${r}i; let j = j0 + ${
-            c * t.wx
-          }i; if (i < ${m}i && j < ${n}i) { ${partial}[((split * ${spec.batch}i + bt) * ${m}i + i) * ${n}i + j] = c${r}_${c}; } }`,
-        );
+      if (count === 4 && bK4) {
+        for (let c = 0; c < cols; c++) {
+          lines.push(`    let bv${c} = in${b.slot}v[(cb${c} + kk) >> 2u];`);
+        }
       }
-    }
-  } else {
-    emitter.hoist([spec.epilogue], ["i", "j", "acc"], body, "  ");
-    for (let r = 0; r < t.tm; r++) {
-      for (let c = 0; c < t.tn; c++) {
-        body.push(`  {`, `    let i = i0 + ${r}i;`, `    let j = j0 + ${c * t.wx}i;`);
-        body.push(`    if (i < ${m}i && j < ${n}i) {`, `      let acc = c${r}_${c};`);
-        emitter.scope(() => {
-          const [v] = emitter.emit([spec.epilogue], body, "      ");
-          body.push(
-            "      " +
-              storeStatement("out0", spec.output, `(bt * ${m}i + i) * ${n}i + j`, v!, helpers),
+      const q4 = ["x", "y", "z", "w"];
+      for (let q = 0; q < count; q++) {
+        const kq = q === 0 ? "kk" : `(kk + ${q}i)`;
+        for (let r = 0; r < t.tm; r++) {
+          lines.push(
+            `    let a${r}_${q} = ${
+              count === 4 && aK4 ? `av${r}.${q4[q]}` : la(`ra${r} + ${kq} * ${a.kStride}i`)
+            };`,
           );
-        });
-        body.push("    }", "  }");
+        }
+        if (bN4) {
+          for (let v = 0; v < t.tv; v++) {
+            lines.push(`    let bq${v}_${q} = in${b.slot}v[gb${v} + ${kq} * ${b.kStride / 4}i];`);
+          }
+        }
+        for (let c = 0; c < cols; c++) {
+          const bval = bN4
+            ? `bq${Math.floor(c / 4)}_${q}.${q4[c % 4]}`
+            : count === 4 && bK4
+            ? `bv${c}.${q4[q]}`
+            : lb(`cb${c} + ${kq} * ${b.kStride}i`);
+          if (!bN4) lines.push(`    let b${c}_${q} = ${bval};`);
+          const bname = bN4 ? bval : `b${c}_${q}`;
+          for (let r = 0; r < t.tm; r++) {
+            lines.push(`    c${r}_${c} = ${fma(`a${r}_${q}`, bname, `c${r}_${c}`)};`);
+          }
+        }
       }
+    };
+    body.push(`  var kk = kBegin;`);
+    if (unroll === 4 || bN4) {
+      body.push(`  for (; kk + 4i <= kEnd + dz; kk = kk + 4i) {`);
+      steps(4, body);
+      body.push("  }");
     }
-  }
+    body.push(`  for (; kk < kEnd + dz; kk = kk + 1i) {`);
+    steps(1, body);
+    body.push("  }");
+    if (partial) {
+      // Partial sums, laid out [split, batch, M, N].
+      for (let r = 0; r < t.tm; r++) {
+        for (let c = 0; c < cols; c++) {
+          body.push(
+            `  { let i = i0 + ${r}i; let j = ${
+              colOf(c)
+            }; if (i < ${m}i && j < ${n}i) { ${partial}[((split * ${spec.batch}i + bt) * ${m}i + i) * ${n}i + j] = c${r}_${c}; } }`,
+          );
+        }
+      }
+    } else {
+      // The epilogue is written once, in a loop over the register tile, to keep kernels small.
+      body.push(`  var accs: array<${ty}, ${t.tm * cols}>;`);
+      for (let r = 0; r < t.tm; r++) {
+        for (let c = 0; c < cols; c++) body.push(`  accs[${r * cols + c}] = c${r}_${c};`);
+      }
+      emitter.hoist([spec.epilogue], ["i", "j", "acc"], body, "  ");
+      body.push(`  for (var e = 0i; e < ${t.tm * cols}i + dz; e = e + 1i) {`);
+      const cExpr = bN4
+        ? `(tileN * ${t.wx * t.tv}i + tx + (e % ${cols}i) / 4i * ${t.wx}i) * 4i + e % 4i`
+        : `tileN * ${bn}i + tx + (e % ${cols}i) * ${t.wx}i`;
+      body.push(`    let i = i0 + e / ${cols}i;`, `    let j = ${cExpr};`);
+      body.push(`    if (i < ${m}i && j < ${n}i) {`, `      let acc = accs[e];`);
+      emitter.scope(() => {
+        const [v] = emitter.emit([spec.epilogue], body, "      ");
+        body.push(
+          "      " +
+            storeStatement("out0", spec.output, `(bt * ${m}i + i) * ${n}i + j`, v!, helpers),
+        );
+      });
+      body.push("    }", "  }");
+    }
+  });
+  body.push("  }");
   const code = [
     ...decls,
     helperSource(helpers),
