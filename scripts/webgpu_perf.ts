@@ -23,9 +23,19 @@ if (!gpu) {
 const backend = createWebgpuBackend(gpu)!;
 console.log(`adapter: ${gpu.info.name}`);
 
+/** Arrays created by `op` since the last `releaseCreated` (the script's own scope). */
+let created: BackendArray[] = [];
+
 function op(b: WebgpuBackend, call: PrimitiveCall, xs: BackendArray[]): BackendArray {
   const avals: Aval[] = abstractEval(call.prim, xs.map((x) => x.aval), call.params as never);
-  return b.execute(call.prim, call.params as never, xs, avals)[0]!;
+  const y = b.execute(call.prim, call.params as never, xs, avals)[0]!;
+  created.push(y);
+  return y;
+}
+
+function releaseCreated(): void {
+  for (const x of created) backend.release(x);
+  created = [];
 }
 
 function random(n: number): Float32Array {
@@ -41,9 +51,9 @@ async function timeIt(build: () => BackendArray, reps: number): Promise<number> 
     const y = build();
     const t0 = performance.now();
     backend.realize([backend.node(y)]);
-    await backend.sync();
+    await backend.runtime.sync();
     times.push(performance.now() - t0);
-    backend.release(y);
+    releaseCreated();
   }
   times.shift(); // the first run compiles the pipeline
   times.sort((a, b) => a - b);
@@ -51,7 +61,9 @@ async function timeIt(build: () => BackendArray, reps: number): Promise<number> 
 }
 
 const results: Record<string, number> = {};
-for (const n of quick ? [256, 1024] : [256, 512, 1024, 2048]) {
+const software = gpu.info.isSoftware;
+const sizes = quick ? [256, 1024] : software ? [256, 512, 1024, 2048] : [1024, 2048, 4096];
+for (const n of sizes) {
   const a = backend.fromHost(random(n * n), { shape: [n, n], dtype: "float32" });
   const b = backend.fromHost(random(n * n), { shape: [n, n], dtype: "float32" });
   const ms = await timeIt(
@@ -134,7 +146,7 @@ for (const mode of ["native", "polite"] as const) {
   for (let i = 0; i < (quick ? 50 : 200); i++) {
     const y = op(backend, { prim: "exp", params: {} }, [x]);
     await backend.read(y);
-    backend.release(y);
+    releaseCreated();
   }
   const perRead = (performance.now() - t0) / (quick ? 50 : 200);
   results[`readback_${mode}_ms`] = perRead;
@@ -144,7 +156,7 @@ for (const mode of ["native", "polite"] as const) {
   for (let i = 0; i < 3; i++) {
     const y = op(backend, { prim: "matmul", params: {} }, [a, a]);
     await backend.read(y);
-    backend.release(y);
+    releaseCreated();
   }
   const perMatmul = (performance.now() - t1) / 3;
   results[`matmul1024_readback_${mode}_ms`] = perMatmul;

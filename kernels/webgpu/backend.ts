@@ -239,8 +239,12 @@ export class WebgpuBackend implements Backend {
     }
   }
 
+  /**
+   * Computes every pending array that no other pending array uses (the sinks of the lazy
+   * graph), fused as usual; intermediates between them stay lazy. Then submits.
+   */
   flush(): void {
-    const pending = [...this.#live].filter((n) => !n.isLeaf && n.handles > 0);
+    const pending = [...this.#live].filter((n) => !n.isLeaf && n.handles > 0 && n.users === 0);
     if (pending.length > 0) this.realize(pending);
     this.runtime.submit();
   }

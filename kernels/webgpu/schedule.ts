@@ -339,7 +339,9 @@ class Scheduler {
       : unravel(b, b.add(b.mul(row, b.idx(extent)), col!), m.aval.shape);
     const value = low.gen(m, index);
     const maxExtent = Math.max(1, ...stages.map((s) => s.end.max - Math.max(0, s.start.min)));
-    const threads = maxExtent >= 4096 ? 256 : maxExtent >= 128 ? 64 : 1;
+    // Cooperative rows for long reductions: 64 lanes on lavapipe (one SIMD loop per workgroup),
+    // 256 on a GPU; short rows take one thread each.
+    const threads = maxExtent < 128 ? 1 : this.config.software ? 64 : maxExtent >= 1024 ? 256 : 64;
     const kernel = buildRowKernel({
       name: `row_${this.#describe(m)}_${rows}x${perRow ? 1 : extent}`,
       rows,
