@@ -119,7 +119,7 @@ for (const n of sizes) {
     } Melem/s`,
   );
 }
-for (const [rows, cols] of [[quick ? 1024 : 4096, 3072]]) {
+for (const [rows, cols] of [[quick ? 1024 : 4096, 3072]] as [number, number][]) {
   const x = backend.fromHost(random(rows * cols), { shape: [rows, cols], dtype: "float32" });
   const softmax = () => {
     const m = op(backend, { prim: "reduce_max", params: { axes: [1] } }, [x]);

@@ -37,6 +37,8 @@ export interface WebgpuOptions {
   readonly packHalf?: boolean;
   /** Print kernels, launch sizes, WGSL and GPU times (default: `DROPLET_DEBUG` is set). */
   readonly debug?: boolean;
+  /** Where debug lines go (default: stderr). */
+  readonly log?: (line: string) => void;
   /** Realize a pending chain once it is this many nodes deep (bounds kernel size). */
   readonly maxPendingDepth?: number;
   /** Most workgroups a generated kernel launches (default: 256 on software adapters). */
@@ -74,7 +76,10 @@ export class WebgpuBackend implements Backend {
   #tracing = 0;
 
   constructor(readonly gpu: GpuContext, options: WebgpuOptions = {}) {
-    this.runtime = new Runtime(gpu, { debug: options.debug ?? debugFromEnv() });
+    this.runtime = new Runtime(gpu, {
+      debug: options.debug ?? debugFromEnv(),
+      ...(options.log ? { log: options.log } : {}),
+    });
     this.config = {
       target: this.runtime.target,
       nativeF16: this.runtime.target.shaderF16 && !(options.packHalf ?? false),
@@ -168,7 +173,8 @@ export class WebgpuBackend implements Backend {
       new LazyNode(this, aval, { kind: "op", call, output: k }, inputs)
     );
     if (outs.length > 1) { for (const o of outs) o.siblings = outs; }
-    for (const o of outs) for (const x of inputs) x.users++;
+    // Each output holds its inputs until it is realized or freed.
+    for (let k = 0; k < outs.length; k++) for (const x of inputs) x.users++;
     return outs;
   }
 

@@ -25,7 +25,15 @@ export interface OutputDecl {
   readonly format: StorageFormat;
 }
 
-/** True for two-per-word half layouts. */
+/**
+ * True for two-per-word half layouts.
+ *
+ * @example
+ * ```ts
+ * import { isPacked } from "./codegen.ts";
+ * isPacked("bf16x2"); // true
+ * ```
+ */
 export function isPacked(format: StorageFormat): boolean {
   return format === "f16x2" || format === "bf16x2";
 }

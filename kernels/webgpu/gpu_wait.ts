@@ -30,7 +30,16 @@ export interface PollSchedule {
   readonly timerMillis: number;
 }
 
-/** The schedule in use (measured on lavapipe with 2 cores, see the backend's report). */
+/**
+ * The schedule in use (measured on lavapipe with 2 cores and on an H200, see
+ * `scripts/webgpu_perf.ts`).
+ *
+ * @example
+ * ```ts
+ * import { defaultPollSchedule } from "./gpu_wait.ts";
+ * defaultPollSchedule.shortSleepMicros; // 50
+ * ```
+ */
 export const defaultPollSchedule: PollSchedule = {
   immediate: 4,
   shortSleeps: 40,

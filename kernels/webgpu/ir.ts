@@ -102,7 +102,16 @@ export interface LoadArg {
   readonly format: StorageFormat;
 }
 
-/** An expression node. Build with {@link ExpBuilder}; equal structure means the same object. */
+/**
+ * An expression node. Build with {@link ExpBuilder}; equal structure means the same object.
+ *
+ * @example
+ * ```ts
+ * import { ExpBuilder } from "./ir.ts";
+ * const e = new ExpBuilder().idx(3);
+ * e.op; // "const"
+ * ```
+ */
 export class Exp {
   constructor(
     readonly id: number,

@@ -15,7 +15,14 @@ import type { Backend, BackendArray } from "../backend.ts";
 import type { Aval, PrimitiveCall } from "../primitives.ts";
 import { sizeOf } from "../shape.ts";
 
-/** Device storage: one pooled GPU buffer, shared by aliases (reshapes of contiguous arrays). */
+/**
+ * Device storage: one pooled GPU buffer, shared by aliases (reshapes of contiguous arrays).
+ *
+ * @example
+ * ```ts ignore
+ * const s = runtime.allocate(1024); // a Storage with refs = 1
+ * ```
+ */
 export class Storage {
   /** Holders of this buffer (nodes, plus in-flight schedule steps). */
   refs = 1;

@@ -17,7 +17,14 @@ import { type Exp, type ExpBuilder, type StorageFormat } from "./ir.ts";
 import type { LazyNode } from "./lazy.ts";
 import { lowerElementwise, registerType, roundToDtype } from "./lower_elementwise.ts";
 
-/** Thrown when a kernel cannot inline `node`: the scheduler then gives it a kernel of its own. */
+/**
+ * Thrown when a kernel cannot inline `node`: the scheduler then gives it a kernel of its own.
+ *
+ * @example
+ * ```ts ignore
+ * throw new MustMaterialize(node, "not fusable here");
+ * ```
+ */
 export class MustMaterialize extends Error {
   constructor(readonly node: LazyNode, why: string) {
     super(`Internal: node ${node.id} must be materialized (${why})`);

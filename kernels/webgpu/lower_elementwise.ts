@@ -89,19 +89,6 @@ export function roundToDtype(b: ExpBuilder, e: Exp, dtype: DType): Exp {
   return e;
 }
 
-const roundingUnary = new Set<string>([
-  "recip",
-  "exp",
-  "log",
-  "sqrt",
-  "rsqrt",
-  "sin",
-  "cos",
-  "tanh",
-  "logistic",
-  "erf",
-]);
-
 const binaryOpOf: Record<string, BinaryOp> = {
   add: "add",
   sub: "sub",

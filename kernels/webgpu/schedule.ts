@@ -219,12 +219,17 @@ class Scheduler {
       return set;
     };
     const total = visit(root).size;
-    let best: LazyNode | null = null, bestSize = 1;
+    // The largest subtree that fits in one kernel (its reads plus its output); failing that,
+    // the largest proper subtree (it is split in turn).
+    const fits = this.config.target.maxStorageBuffersPerStage - 1;
+    let best: LazyNode | null = null, bestSize = 1, bestFits = false;
     for (const [node, set] of reads) {
       if (node === root || isBuffer(node) || set.size >= total) continue;
-      if (set.size > bestSize) {
+      const nodeFits = set.size <= fits;
+      if ((nodeFits && !bestFits) || (nodeFits === bestFits && set.size > bestSize)) {
         best = node;
         bestSize = set.size;
+        bestFits = nodeFits;
       }
     }
     if (!best) {

@@ -15,7 +15,15 @@ import {
   toposort,
 } from "./ir.ts";
 
-/** The WGSL scalar type of a register type. */
+/**
+ * The WGSL scalar type of a register type.
+ *
+ * @example
+ * ```ts
+ * import { wgslType } from "./wgsl_render.ts";
+ * wgslType("idx"); // "i32"
+ * ```
+ */
 export function wgslType(type: ExpType): string {
   switch (type) {
     case "f32":
