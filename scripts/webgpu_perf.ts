@@ -44,15 +44,19 @@ function random(n: number): Float32Array {
   return a;
 }
 
-async function timeIt(build: () => BackendArray, reps: number): Promise<number> {
+/**
+ * Median time of one `build()` result, computed `inner` at a time in one submit (so a GPU's
+ * wait latency is not counted once per kernel), over `reps` rounds after a warm-up round.
+ */
+async function timeIt(build: () => BackendArray, reps: number, inner = 1): Promise<number> {
   const times: number[] = [];
   for (let r = 0; r < reps + 1; r++) {
     await backend.sync();
-    const y = build();
+    const ys = Array.from({ length: inner }, build);
     const t0 = performance.now();
-    backend.realize([backend.node(y)]);
+    backend.realize(ys.map((y) => backend.node(y)));
     await backend.runtime.sync();
-    times.push(performance.now() - t0);
+    times.push((performance.now() - t0) / inner);
     releaseCreated();
   }
   times.shift(); // the first run compiles the pipeline
