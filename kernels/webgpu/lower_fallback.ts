@@ -11,7 +11,7 @@
  */
 
 import type { DType } from "../dtype.ts";
-import type { Aval, ConvParams, PrimitiveCall } from "../primitives.ts";
+import type { Aval, ConvParams } from "../primitives.ts";
 import { sizeOf, stridesOf } from "../shape.ts";
 import type { StorageFormat } from "./ir.ts";
 import type { KernelPlan, KernelTarget } from "./kernel.ts";
@@ -126,7 +126,15 @@ export interface ConvSpec {
   readonly dtype: "f32" | "f16";
 }
 
-function convKernel(
+/**
+ * A direct convolution kernel on operands in any storage layout.
+ *
+ * @example
+ * ```ts ignore
+ * convKernel(xShape, wShape, outShape, params, { x: "bf16x2", w: "bf16x2", out: "bf16x2" }, target);
+ * ```
+ */
+export function convKernel(
   xs: readonly number[],
   ws: readonly number[],
   os: readonly number[],
@@ -232,7 +240,15 @@ function maskText(spec: AttentionSpec, i: string, j: string): string {
   return spec.causal ? `(${j} > ${i} + ${spec.seqK - spec.seqQ}i)` : "false";
 }
 
-function attentionForwardKernels(
+/**
+ * The attention forward kernel on operands in any storage layout.
+ *
+ * @example
+ * ```ts ignore
+ * attentionForwardKernels(spec, { q: "f16x2", k: "f16x2", v: "f16x2", out: "f16x2" }, target);
+ * ```
+ */
+export function attentionForwardKernels(
   spec: AttentionSpec,
   f: { q: StorageFormat; k: StorageFormat; v: StorageFormat; out: StorageFormat },
   target: KernelTarget,
@@ -310,7 +326,16 @@ export function attentionForwardPlan(spec: AttentionSpec, target: KernelTarget):
   };
 }
 
-function attentionBackwardKernels(
+/**
+ * The attention backward kernels (dq; then dk and dv) on operands in any storage layout;
+ * they share a `rowdot` scratch buffer of `B * H * Sq` floats.
+ *
+ * @example
+ * ```ts ignore
+ * attentionBackwardKernels(spec, formats, target);
+ * ```
+ */
+export function attentionBackwardKernels(
   spec: AttentionSpec,
   f: {
     q: StorageFormat;
@@ -435,7 +460,15 @@ export function attentionBackwardPlan(spec: AttentionSpec, target: KernelTarget)
 
 // ---- scatter_add ---------------------------------------------------------------------------
 
-function scatterKernels(
+/**
+ * `scatter_add` as atomic adds (floats by compare-and-swap into float32, rounded after).
+ *
+ * @example
+ * ```ts ignore
+ * scatterKernels(updates, indices, out, axis, target);
+ * ```
+ */
+export function scatterKernels(
   updates: PlanOperand,
   indices: PlanOperand,
   out: PlanOperand,
@@ -508,86 +541,4 @@ function scatterKernels(
     bindings: [...convert.bindings, { buffer: "acc", access: "read_write" }],
   };
   return { kernels: [scatter, convertBound], scratch: [{ name: "acc", bytes: sizeOf(os) * 4 }] };
-}
-
-// ---- Dispatch on the primitive -------------------------------------------------------------
-
-function floatSpec(format: StorageFormat): "f32" | "f16" {
-  return format === "f16" ? "f16" : "f32";
-}
-
-/**
- * The plan of an opaque primitive on inputs and outputs in the given layouts.
- *
- * @example
- * ```ts ignore
- * opaquePlan({ prim: "conv", params }, [x, w], [out], target);
- * ```
- */
-export function opaquePlan(
-  call: PrimitiveCall,
-  inputs: readonly PlanOperand[],
-  outputs: readonly PlanOperand[],
-  target: KernelTarget,
-): RuntimePlan {
-  switch (call.prim) {
-    case "conv": {
-      const [x, w] = inputs as [PlanOperand, PlanOperand];
-      const out = outputs[0]!;
-      return {
-        scratch: [],
-        kernels: [
-          convKernel(x.aval.shape, w.aval.shape, out.aval.shape, call.params, {
-            x: x.format,
-            w: w.format,
-            out: out.format,
-          }, target),
-        ],
-      };
-    }
-    case "attention":
-    case "attention_bwd": {
-      const [q, k, v] = inputs as [PlanOperand, PlanOperand, PlanOperand];
-      const [b, h, sq, d] = q.aval.shape as [number, number, number, number];
-      const spec: AttentionSpec = {
-        batch: b,
-        heads: h,
-        seqQ: sq,
-        seqK: k.aval.shape[2]!,
-        headDim: d,
-        headDimV: v.aval.shape[3]!,
-        scale: call.params.scale,
-        causal: call.params.causal,
-        dtype: floatSpec(q.format),
-      };
-      if (call.prim === "attention") {
-        return {
-          scratch: [],
-          kernels: [
-            attentionForwardKernels(spec, {
-              q: q.format,
-              k: k.format,
-              v: v.format,
-              out: outputs[0]!.format,
-            }, target),
-          ],
-        };
-      }
-      return {
-        scratch: [{ name: "rowdot", bytes: b * h * sq * 4 }],
-        kernels: attentionBackwardKernels(spec, {
-          q: q.format,
-          k: k.format,
-          v: v.format,
-          o: inputs[3]!.format,
-          dOut: inputs[5]!.format,
-          grad: outputs[0]!.format,
-        }, target),
-      };
-    }
-    case "scatter_add":
-      return scatterKernels(inputs[0]!, inputs[1]!, outputs[0]!, call.params.axis, target);
-    default:
-      throw new Error(`Internal: ${call.prim} has no opaque plan`);
-  }
 }

@@ -31,7 +31,7 @@ import {
   type StageSpec,
 } from "./codegen.ts";
 import { matmulPlan } from "./templates/matmul.ts";
-import { opaquePlan } from "./lower_fallback.ts";
+import { opaquePlan } from "./opaque.ts";
 
 /** Kernels (dispatched in order) with the temporary buffers they share. */
 export interface RuntimePlan {
