@@ -132,6 +132,8 @@ export interface MapKernelSpec {
   readonly workgroupSize?: number;
   /** Most workgroups to launch (threads loop over the rest). */
   readonly maxWorkgroups?: number;
+  /** Input formats known only after `valueAt` ran (overrides `inputs`). */
+  readonly inputsFrom?: () => readonly StorageFormat[];
 }
 
 /**
@@ -153,7 +155,6 @@ export function buildMapKernel(spec: MapKernelSpec): RuntimeKernel {
     spec.target,
     spec.maxWorkgroups ?? Infinity,
   );
-  const { decls, bindings } = header(spec.inputs, spec.outputs, false);
   const emitter = new WgslEmitter((slot) => `in${slot}`);
   const body: string[] = [];
   const t = b.variable("tid", threads);
@@ -187,6 +188,7 @@ export function buildMapKernel(spec: MapKernelSpec): RuntimeKernel {
       }
     });
   }
+  const { decls, bindings } = header(spec.inputsFrom?.() ?? spec.inputs, spec.outputs, false);
   const code = [
     decls,
     helperSource(emitter.helpers),

@@ -46,6 +46,8 @@ export interface Step {
   readonly outputs: readonly LazyNode[];
   /** When true there is no kernel: the single output shares the single input's storage. */
   readonly alias: boolean;
+  /** A map kernel (elementwise over its outputs): neighbours of one size may be merged. */
+  readonly map?: boolean;
 }
 
 /** What the scheduler needs to know about the device. */
@@ -202,7 +204,7 @@ class Scheduler {
     for (const [n, count] of inlinedBy) {
       if (count > 1 && !this.mat.has(n)) throw new MustMaterialize(n, "inlined by two kernels");
     }
-    return steps;
+    return this.#mergeMaps(steps);
   }
 
   /** The node of `root`'s inlined cone reading the most buffers (materializing it splits). */
@@ -294,8 +296,70 @@ class Scheduler {
         inputs: low.inputs,
         outputs: [m],
         alias: false,
+        map: true,
       },
       inlined: low.inlined,
+    };
+  }
+
+  /**
+   * Merges runs of independent map steps with outputs of one size into multi-output kernels
+   * (horizontal fusion: a backward pass's gradient sums become one launch).
+   */
+  #mergeMaps(steps: readonly Step[]): Step[] {
+    const limit = this.config.target.maxStorageBuffersPerStage;
+    const out: Step[] = [];
+    let group: Step[] = [];
+    const close = () => {
+      if (group.length === 1) out.push(group[0]!);
+      else if (group.length > 1) out.push(this.#mapStep(group.flatMap((g) => g.outputs)));
+      group = [];
+    };
+    for (const step of steps) {
+      if (step.map && group.length > 0 && group.length < 8) {
+        const outputs = new Set(group.flatMap((g) => g.outputs));
+        const inputs = new Set([...group.flatMap((g) => g.inputs), ...step.inputs]);
+        const sameSize = step.outputs[0]!.size === group[0]!.outputs[0]!.size;
+        const independent = step.inputs.every((x) => !outputs.has(x));
+        if (sameSize && independent && inputs.size + outputs.size + 1 <= limit) {
+          group.push(step);
+          continue;
+        }
+      }
+      close();
+      if (step.map) group.push(step);
+      else out.push(step);
+    }
+    close();
+    return out;
+  }
+
+  /** One map kernel computing every node of `nodes` (all of one size, none reading another). */
+  #mapStep(nodes: readonly LazyNode[]): Step {
+    const b = new ExpBuilder();
+    const low = new Lowering(b, this.#isBufferFor(new Set(nodes)), this.#format, {
+      special: (node) => {
+        throw new Error(`Internal: merged map kernel met ${node.call?.prim}`);
+      },
+    });
+    const size = nodes[0]!.size;
+    const kernel = buildMapKernel({
+      name: `map${nodes.length}_${nodes.map((m) => this.#describe(m)).join("_")}_${size}`,
+      size,
+      inputs: [],
+      outputs: nodes.map((m) => ({ format: this.#format(m) })),
+      builder: b,
+      valueAt: (flat) => nodes.map((m) => low.gen(m, unravel(b, flat, m.aval.shape))),
+      target: this.config.target,
+      maxWorkgroups: this.config.maxWorkgroups,
+      inputsFrom: () => low.inputs.map(this.#format),
+    });
+    return {
+      plan: { kernels: [kernel], scratch: [] },
+      inputs: low.inputs,
+      outputs: nodes,
+      alias: false,
+      map: true,
     };
   }
 
@@ -316,6 +380,7 @@ class Scheduler {
     const stages: StageSpec[] = [];
     const stageOf = new Map<string, Exp>();
     const activeLoops: string[] = [];
+    const stageCounter = { next: 0 };
     const roots = new Set([m]);
     const low: Lowering = new Lowering(b, this.#isBufferFor(roots), this.#format, {
       special: (node, index) => {
@@ -334,7 +399,7 @@ class Scheduler {
         const key = `${node.id}:${index.map((e) => e.id).join(",")}`;
         const known = stageOf.get(key);
         if (known) return known;
-        const ref = this.#stage(b, low, node, index, stages, activeLoops);
+        const ref = this.#stage(b, low, node, index, stages, activeLoops, stageCounter);
         stageOf.set(key, ref);
         return ref;
       },
@@ -378,12 +443,16 @@ class Scheduler {
     index: readonly Exp[],
     stages: StageSpec[],
     activeLoops: string[],
+    stageCounter: { next: number },
   ): Exp {
     const call = node.call!;
     const src = node.inputs[0]!;
     const shape = src.aval.shape;
-    const name = `s${stages.length}_${node.id}`;
-    const loopVar = `r_${node.id}_${stages.length}`;
+    // Names depend only on the order stages are opened in this kernel (never on node ids), so
+    // the same computation always renders to the same WGSL and hits the pipeline cache.
+    const ordinal = stageCounter.next++;
+    const name = `s${ordinal}`;
+    const loopVar = `r${ordinal}`;
     const type = registerType(src.aval.dtype);
     let inner: Exp[];
     let start: Exp = b.idx(0), end: Exp;

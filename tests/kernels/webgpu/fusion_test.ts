@@ -3,7 +3,7 @@
  * reference interpreter.
  */
 import { assert, assertEquals } from "../../_assert.ts";
-import { device, functions, type NDArray, np } from "../../../mod.ts";
+import { device, functions, jit, type NDArray, np } from "../../../mod.ts";
 import { backendNamed } from "../../../autograd/backends.ts";
 import { WebgpuBackend } from "../../../kernels/webgpu/backend.ts";
 import { compareHost, rng, skipReason } from "./_harness.ts";
@@ -125,5 +125,29 @@ Deno.test({
       [{ shape: [64, 200], seed: 16 }],
     );
     assertEquals(n, 1);
+  },
+});
+
+Deno.test({
+  name: "fusion: independent elementwise outputs of one size share one kernel (horizontal)",
+  ignore,
+  async fn() {
+    const backend = gpuBackend();
+    const f = jit((x: NDArray, y: NDArray) => [np.exp(x), np.sin(np.add(x, y)), np.multiply(y, 2)]);
+    const x = np.array(randomArray([8, 16], 21), { shape: [8, 16] });
+    const y = np.array(randomArray([8, 16], 22), { shape: [8, 16] });
+    f(x, y); // compile
+    const before = backend.counters.launches;
+    const [a, b, c] = f(x, y) as NDArray[];
+    assertEquals(backend.counters.launches - before, 1);
+    const xs = randomArray([8, 16], 21), ys = randomArray([8, 16], 22);
+    const want = [xs.map(Math.exp), xs.map((v, i) => Math.sin(v + ys[i]!)), ys.map((v) => 2 * v)];
+    const got = [await a!.data(), await b!.data(), await c!.data()];
+    got.forEach((g, k) =>
+      compareHost(g as Float32Array, Float32Array.from(want[k]!), "float32", `output ${k}`, [
+        1e-5,
+        1e-6,
+      ])
+    );
   },
 });

@@ -100,3 +100,33 @@ Deno.test({
     assertEquals(backend.memoryStats().liveArrays, 0);
   },
 });
+
+Deno.test({
+  name: "the same computation on new arrays renders the same WGSL (pipeline cache hits)",
+  ignore,
+  async fn() {
+    const backend = createWebgpuBackend((await sharedGpu())!)!;
+    const run = async () => {
+      const x = backend.fromHost(new Float32Array(64 * 300).fill(0.5), f32([64, 300]));
+      // softmax over rows: two reductions staged inside one row kernel.
+      const [m] = backend.execute("reduce_max", { axes: [1] }, [x], [f32([64])]);
+      const [mb] = backend.execute("broadcast", { shape: [64, 300], dims: [0] }, [m!], [
+        f32([64, 300]),
+      ]);
+      const [d] = backend.execute("sub", {}, [x, mb!], [f32([64, 300])]);
+      const [e] = backend.execute("exp", {}, [d!], [f32([64, 300])]);
+      const [s] = backend.execute("reduce_sum", { axes: [1] }, [e!], [f32([64])]);
+      const [sb] = backend.execute("broadcast", { shape: [64, 300], dims: [0] }, [s!], [
+        f32([64, 300]),
+      ]);
+      const [y] = backend.execute("div", {}, [e!, sb!], [f32([64, 300])]);
+      const out = await backend.read(y!);
+      for (const a of [x, m, mb, d, e, s, sb, y]) backend.release(a!);
+      return out[0]!;
+    };
+    assert(Math.abs((await run()) - 1 / 300) < 1e-7);
+    const pipelines = backend.counters.pipelines;
+    await run();
+    assertEquals(backend.counters.pipelines, pipelines, "a repeated computation compiled again");
+  },
+});
