@@ -101,7 +101,7 @@ export function chooseTiles(
     ? (m >= 4 ? 4 : m >= 2 ? 2 : 1)
     : (m >= 256 ? 8 : m >= 4 ? 4 : m >= 2 ? 2 : 1);
   const tv = n >= 128 ? 2 : 1;
-  const wx = software ? (n >= 64 ? 16 : 8) : 16;
+  const wx = software ? 8 : 16;
   const wy = software ? 1 : (m >= 64 ? 4 : m >= 16 ? 2 : 1);
   const tiles = batch * Math.ceil(m / (wy * tm)) * Math.ceil(n / (wx * 4 * tv));
   let splitK = 1;
