@@ -9,6 +9,8 @@
 
 import type { Backend, BackendName } from "../kernels/backend.ts";
 import { ReferenceBackend } from "../kernels/reference/backend.ts";
+import { createWebgpuBackend } from "../kernels/webgpu/backend.ts";
+import { sharedGpu } from "../kernels/webgpu/device.ts";
 
 /** Creates the WebGPU backend, or returns null where no adapter exists (set by `device.init`). */
 export type WebgpuFactory = () => Promise<Backend | null>;
@@ -16,7 +18,8 @@ export type WebgpuFactory = () => Promise<Backend | null>;
 let current: Backend | null = null;
 let reference: ReferenceBackend | null = null;
 let webgpu: Backend | null = null;
-let webgpuFactory: WebgpuFactory | null = null;
+// The compiler in kernels/webgpu, on the process-wide Dawn device.
+let webgpuFactory: WebgpuFactory | null = async () => createWebgpuBackend(await sharedGpu());
 let webgpuMissingReason = "the WebGPU backend was not initialized (call `await device.init()`)";
 
 /**

@@ -40,7 +40,10 @@ interface BunWebgpuModule {
 }
 
 /** Dawn toggles passed to dawn.node; `allow_unsafe_apis` exposes experimental features. */
-const defaultDawnFlags = ["enable-dawn-features=allow_unsafe_apis"];
+const defaultDawnFlags = [
+  "enable-dawn-features=allow_unsafe_apis,disable_robustness",
+  "disable-dawn-features=lazy_clear_resource_on_first_use",
+];
 
 /**
  * Loads the runtime's Dawn binding and returns its `GPU` entry point (the `navigator.gpu` object).

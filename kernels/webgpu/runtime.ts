@@ -1,0 +1,406 @@
+/**
+ * The Dawn runtime under the WebGPU backend: pooled buffers, a pipeline cache keyed by WGSL
+ * source, many dispatches recorded into one command encoder and submitted once, asynchronous
+ * readback with polite polling, and (with `DROPLET_DEBUG=1`) per-kernel GPU times from
+ * timestamp queries.
+ *
+ * @module
+ */
+
+import type { GpuContext } from "./device.ts";
+import { GpuValidationError, WgslCompileError } from "./device.ts";
+import type { KernelTarget } from "./kernel.ts";
+import type { RuntimeKernel } from "./codegen.ts";
+import { Storage } from "./lazy.ts";
+import { waitForGpu } from "./gpu_wait.ts";
+
+/**
+ * The pool size class of a request: 256 bytes at least, else the next of four steps per power
+ * of two (at most 25% waste).
+ *
+ * @example
+ * ```ts
+ * import { sizeClass } from "./runtime.ts";
+ * sizeClass(1000); // 1024
+ * sizeClass(1100); // 1280
+ * ```
+ */
+export function sizeClass(bytes: number): number {
+  if (bytes <= 256) return 256;
+  const p = 2 ** Math.floor(Math.log2(bytes));
+  const step = p / 4;
+  return Math.ceil(bytes / step) * step;
+}
+
+/** Counters the runtime keeps (tests assert fusion through `launches`). */
+export interface RuntimeCounters {
+  /** Kernel dispatches recorded since the runtime started. */
+  launches: number;
+  /** Command buffers submitted. */
+  submits: number;
+  /** Pipelines compiled (distinct WGSL sources). */
+  pipelines: number;
+  /** Buffers created (pool misses). */
+  buffersCreated: number;
+}
+
+/** One kernel of a debug timing report. */
+interface TimedKernel {
+  readonly name: string;
+  readonly workgroups: readonly number[];
+}
+
+/**
+ * Owns GPU buffers and pipelines and records work.
+ *
+ * @example
+ * ```ts ignore
+ * const rt = new Runtime(gpu);
+ * const s = rt.allocate(1024);
+ * rt.dispatch(kernel, new Map([["out0", s.buffer]]));
+ * rt.submit();
+ * ```
+ */
+export class Runtime {
+  readonly device: GPUDevice;
+  readonly target: KernelTarget;
+  readonly counters: RuntimeCounters = { launches: 0, submits: 0, pipelines: 0, buffersCreated: 0 };
+  /** Bytes held by live storage (not counting pooled free buffers). */
+  liveBytes = 0;
+  peakBytes = 0;
+  /** Most bytes the pool keeps in free buffers before destroying them. */
+  poolLimitBytes = 1 << 30;
+  readonly debug: boolean;
+  readonly maxBindingBytes: number;
+  #pipelines = new Map<string, GPUComputePipeline>();
+  #layouts = new Map<string, GPUPipelineLayout>();
+  #groupLayouts = new Map<GPUPipelineLayout, GPUBindGroupLayout>();
+  #kernelLayouts = new Map<string, GPUBindGroupLayout>();
+  #free = new Map<number, GPUBuffer[]>();
+  #pooledBytes = 0;
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  /** Errors found by settled error scopes, not yet reported. */
+  #found: Error[] = [];
+  /** Settles when every error scope opened so far has been examined. */
+  #settled: Promise<unknown> = Promise.resolve();
+  #timed: TimedKernel[] = [];
+  #querySet: GPUQuerySet | null = null;
+  #debugLog: (line: string) => void;
+
+  constructor(
+    readonly gpu: GpuContext,
+    options: { debug?: boolean; log?: (line: string) => void } = {},
+  ) {
+    this.device = gpu.device;
+    const limits = gpu.info.limits;
+    this.target = {
+      shaderF16: gpu.has("shader-f16"),
+      subgroups: gpu.has("subgroups"),
+      maxWorkgroupsPerDimension: limits["maxComputeWorkgroupsPerDimension"] ?? 65535,
+      maxWorkgroupStorageBytes: limits["maxComputeWorkgroupStorageSize"] ?? 16384,
+      maxInvocationsPerWorkgroup: limits["maxComputeInvocationsPerWorkgroup"] ?? 256,
+      maxStorageBuffersPerStage: limits["maxStorageBuffersPerShaderStage"] ?? 8,
+    };
+    this.maxBindingBytes = Math.min(
+      limits["maxStorageBufferBindingSize"] ?? 134217728,
+      limits["maxBufferSize"] ?? 268435456,
+    );
+    this.debug = options.debug ?? false;
+    this.#debugLog = options.log ?? ((line) => console.error(line));
+  }
+
+  /** Bytes held by free buffers in the pool. */
+  get pooledBytes(): number {
+    return this.#pooledBytes;
+  }
+
+  /** Storage of at least `bytes` bytes, reusing a pooled buffer of its size class if any. */
+  allocate(bytes: number): Storage {
+    if (bytes > this.maxBindingBytes) {
+      throw new Error(
+        `Cannot allocate ${bytes} bytes: the adapter binds at most ${this.maxBindingBytes} bytes per buffer`,
+      );
+    }
+    const capacity = Math.min(sizeClass(bytes), Math.max(bytes, this.maxBindingBytes));
+    const list = this.#free.get(capacity);
+    let buffer = list?.pop();
+    if (buffer) {
+      this.#pooledBytes -= capacity;
+    } else {
+      buffer = this.device.createBuffer({
+        size: capacity,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      });
+      this.counters.buffersCreated++;
+    }
+    this.liveBytes += capacity;
+    this.peakBytes = Math.max(this.peakBytes, this.liveBytes);
+    return new Storage(buffer, capacity);
+  }
+
+  /** Drops one reference; at zero the buffer returns to the pool (or is destroyed). */
+  release(storage: Storage): void {
+    if (--storage.refs > 0) return;
+    if (storage.refs < 0) throw new Error("Internal: storage released twice");
+    this.liveBytes -= storage.capacity;
+    if (this.#pooledBytes + storage.capacity > this.poolLimitBytes) {
+      // Destroying is safe even with queued work: Dawn defers it until the work is done.
+      storage.buffer.destroy();
+      return;
+    }
+    let list = this.#free.get(storage.capacity);
+    if (!list) this.#free.set(storage.capacity, list = []);
+    list.push(storage.buffer);
+    this.#pooledBytes += storage.capacity;
+  }
+
+  /** Destroys every pooled free buffer. */
+  trimPool(): void {
+    for (const list of this.#free.values()) for (const b of list) b.destroy();
+    this.#free.clear();
+    this.#pooledBytes = 0;
+  }
+
+  /** Writes host bytes into storage (after any recorded work was submitted). */
+  write(storage: Storage, data: ArrayBufferView, byteLength: number): void {
+    this.submit();
+    const padded = Math.ceil(byteLength / 4) * 4;
+    if (padded === byteLength) {
+      this.device.queue.writeBuffer(storage.buffer, 0, data.buffer, data.byteOffset, byteLength);
+    } else {
+      const tmp = new Uint8Array(padded);
+      tmp.set(new Uint8Array(data.buffer, data.byteOffset, byteLength));
+      this.device.queue.writeBuffer(storage.buffer, 0, tmp);
+    }
+  }
+
+  /** The compute pipeline of a kernel (compiled once per distinct source). */
+  pipeline(kernel: RuntimeKernel): GPUComputePipeline {
+    let p = this.#pipelines.get(kernel.code);
+    if (p) return p;
+    if (this.debug) {
+      this.#debugLog(`[droplet kernel] ${kernel.name} compile\n${kernel.code}`);
+    }
+    this.device.pushErrorScope("internal");
+    this.device.pushErrorScope("validation");
+    const module = this.device.createShaderModule({ label: kernel.name, code: kernel.code });
+    p = this.device.createComputePipeline({
+      label: kernel.name,
+      layout: this.#layout(kernel),
+      compute: { module, entryPoint: "main" },
+    });
+    const name = kernel.name, code = kernel.code;
+    const validation = this.device.popErrorScope();
+    const internal = this.device.popErrorScope();
+    this.#track(
+      Promise.all([validation, internal]).then(async ([v, i]) => {
+        const error = v ?? i;
+        if (!error) return null;
+        // Forget the broken pipeline so that a later use reports this error again.
+        this.#pipelines.delete(code);
+        const info = await module.getCompilationInfo().catch(() => null);
+        const messages = (info?.messages ?? [])
+          .filter((m) => m.type === "error")
+          .map((m) => ({ line: m.lineNum, column: m.linePos, text: m.message }));
+        if (messages.length > 0) return new WgslCompileError(name, messages, code);
+        return new GpuValidationError(`Kernel "${name}"`, error.message);
+      }),
+    );
+    this.#pipelines.set(kernel.code, p);
+    this.counters.pipelines++;
+    return p;
+  }
+
+  /**
+   * An explicit pipeline layout from the kernel's bindings (an "auto" layout would drop
+   * bindings the shader does not use, and the bind group would no longer match it).
+   */
+  #layout(kernel: RuntimeKernel): GPUPipelineLayout {
+    const key = kernel.bindings.map((b) => b.access).join(",");
+    let layout = this.#layouts.get(key);
+    if (!layout) {
+      const group = this.device.createBindGroupLayout({
+        entries: kernel.bindings.map((b, i) => ({
+          binding: i,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: b.access === "read" ? "read-only-storage" : "storage" },
+        })),
+      });
+      layout = this.device.createPipelineLayout({ bindGroupLayouts: [group] });
+      this.#layouts.set(key, layout);
+      this.#groupLayouts.set(layout, group);
+    }
+    return layout;
+  }
+
+  /** Records one dispatch; `buffers` maps binding names (`in0`, `out0`, scratch) to buffers. */
+  dispatch(kernel: RuntimeKernel, buffers: ReadonlyMap<string, GPUBuffer>): void {
+    const pipeline = this.pipeline(kernel);
+    this.#encoder ??= this.device.createCommandEncoder();
+    if (kernel.clear && kernel.clear.length > 0) {
+      this.#endPass();
+      for (const name of kernel.clear) {
+        this.#encoder.clearBuffer(this.#buffer(buffers, name, kernel));
+      }
+    }
+    const entries: GPUBindGroupEntry[] = kernel.bindings.map((binding, i) => ({
+      binding: i,
+      resource: { buffer: this.#buffer(buffers, binding.buffer, kernel) },
+    }));
+    const key = kernel.bindings.map((b) => b.access).join(",");
+    let groupLayout = this.#kernelLayouts.get(key);
+    if (!groupLayout) {
+      groupLayout = this.#groupLayouts.get(this.#layout(kernel))!;
+      this.#kernelLayouts.set(key, groupLayout);
+    }
+    const bindGroup = this.device.createBindGroup({
+      layout: groupLayout,
+      entries,
+    });
+    if (this.debug) {
+      this.#debugLog(
+        `[droplet kernel] ${kernel.name} workgroups=[${kernel.workgroups.join(",")}]`,
+      );
+    }
+    const timing = this.debug && this.gpu.has("timestamp-query");
+    if (timing) {
+      this.#endPass();
+      this.#querySet ??= this.device.createQuerySet({ type: "timestamp", count: 4096 });
+      const i = this.#timed.length;
+      if (i >= 2048) {
+        this.submit();
+        this.#encoder = this.device.createCommandEncoder();
+        return this.dispatch(kernel, buffers);
+      }
+      this.#pass = this.#encoder.beginComputePass({
+        timestampWrites: {
+          querySet: this.#querySet,
+          beginningOfPassWriteIndex: 2 * i,
+          endOfPassWriteIndex: 2 * i + 1,
+        },
+      });
+      this.#timed.push({ name: kernel.name, workgroups: kernel.workgroups });
+    }
+    this.#pass ??= this.#encoder.beginComputePass();
+    this.#pass.setPipeline(pipeline);
+    this.#pass.setBindGroup(0, bindGroup);
+    const [x, y, z] = kernel.workgroups;
+    this.#pass.dispatchWorkgroups(x, y, z);
+    if (timing) this.#endPass();
+    this.counters.launches++;
+  }
+
+  #buffer(buffers: ReadonlyMap<string, GPUBuffer>, name: string, kernel: RuntimeKernel): GPUBuffer {
+    const b = buffers.get(name);
+    if (!b) {
+      throw new Error(`Internal: kernel ${kernel.name} binds "${name}", which was not provided`);
+    }
+    return b;
+  }
+
+  #endPass(): void {
+    if (this.#pass) {
+      this.#pass.end();
+      this.#pass = null;
+    }
+  }
+
+  /** Submits everything recorded so far as one command buffer (no-op when nothing is). */
+  submit(): void {
+    if (!this.#encoder) return;
+    this.#endPass();
+    const encoder = this.#encoder;
+    this.#encoder = null;
+    // Errors of a bad kernel resurface at finish/submit ("invalid due to a previous error"):
+    // capture them so they are reported once, after the kernel's own compile error.
+    this.device.pushErrorScope("validation");
+    let timing: { buffer: GPUBuffer; kernels: TimedKernel[] } | null = null;
+    if (this.#timed.length > 0 && this.#querySet) {
+      const n = this.#timed.length * 2;
+      const resolve = this.device.createBuffer({
+        size: n * 8,
+        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+      });
+      const staging = this.device.createBuffer({
+        size: n * 8,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
+      encoder.resolveQuerySet(this.#querySet, 0, n, resolve, 0);
+      encoder.copyBufferToBuffer(resolve, 0, staging, 0, n * 8);
+      timing = { buffer: staging, kernels: this.#timed };
+      this.#timed = [];
+      this.device.queue.submit([encoder.finish()]);
+      resolve.destroy();
+    } else {
+      this.device.queue.submit([encoder.finish()]);
+    }
+    this.counters.submits++;
+    this.#track(
+      this.device.popErrorScope().then((e) =>
+        e ? new GpuValidationError("Submitting recorded kernels", e.message) : null
+      ),
+    );
+    if (timing) {
+      const { buffer, kernels } = timing;
+      waitForGpu(buffer.mapAsync(GPUMapMode.READ)).then(() => {
+        const t = new BigInt64Array(buffer.getMappedRange());
+        kernels.forEach((k, i) => {
+          const ns = Number(t[2 * i + 1]! - t[2 * i]!);
+          this.#debugLog(`[droplet time] ${k.name} ${(ns / 1e3).toFixed(1)} us`);
+        });
+        buffer.destroy();
+      }).catch(() => buffer.destroy());
+    }
+  }
+
+  #track(scope: Promise<Error | null>): void {
+    const recorded = scope.then((e) => {
+      if (e) this.#found.push(e);
+    });
+    this.#settled = Promise.all([this.#settled, recorded]);
+  }
+
+  /** Throws the first pipeline or validation error recorded since the last check. */
+  async checkErrors(): Promise<void> {
+    await waitForGpu(this.#settled);
+    const errors = this.#found;
+    this.#found = [];
+    // A kernel's own compile error explains the submit errors that follow from it.
+    const first = errors.find((e) => e instanceof WgslCompileError) ??
+      errors.find((e) => e !== null);
+    if (first) throw first;
+    this.gpu.check();
+  }
+
+  /**
+   * Copies `bytes` bytes of storage to the host (submits recorded work first). The copy is
+   * recorded before the first await, so the storage may be released right after the call.
+   */
+  async read(storage: Storage, bytes: number): Promise<ArrayBuffer> {
+    this.submit();
+    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    const staging = this.device.createBuffer({
+      size,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    try {
+      const encoder = this.device.createCommandEncoder();
+      encoder.copyBufferToBuffer(storage.buffer, 0, staging, 0, size);
+      this.device.queue.submit([encoder.finish()]);
+      await this.checkErrors();
+      await waitForGpu(staging.mapAsync(GPUMapMode.READ));
+      this.gpu.check();
+      return staging.getMappedRange().slice(0, bytes);
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  /** Resolves when every submitted command has finished. */
+  async sync(): Promise<void> {
+    this.submit();
+    await this.checkErrors();
+    await waitForGpu(this.device.queue.onSubmittedWorkDone());
+  }
+}

@@ -1,0 +1,411 @@
+/**
+ * Tiled matrix multiplication `[B, M, K] @ [B, K, N]` with a fused epilogue.
+ *
+ * Each workgroup computes a `BM x BN` output tile; each thread a `TM x TN` register tile whose
+ * rows are contiguous and whose columns are strided by the workgroup width, so that
+ * neighbouring threads read neighbouring columns of B (coalesced on a GPU, one vector load per
+ * SIMD chunk on lavapipe) and share the row of A (a broadcast). When an operand is contiguous
+ * along K it is read as `vec4` four K-steps at a time. Skinny products (few output tiles, long
+ * K) split K across workgroups and reduce the partial sums in a second kernel, which then runs
+ * the epilogue. Operands are any strided views (transposes and broadcast batches are free);
+ * the epilogue is an IR expression of the accumulator (`acc`) and the output index (`bt`,
+ * `i`, `j`), so bias, activation, residual add and scaling run before the single store.
+ *
+ * @module
+ */
+
+import type { KernelTarget } from "../kernel.ts";
+import { workgroupGrid } from "../kernel.ts";
+import type { Exp, ExpBuilder, ExpType, StorageFormat } from "../ir.ts";
+import { bindingDecl, literal, WgslEmitter, wgslType } from "../wgsl_render.ts";
+import { helperSource } from "../wgsl_helpers.ts";
+import { isPacked, type RuntimeKernel, storeStatement } from "../codegen.ts";
+import type { RuntimePlan } from "../schedule.ts";
+
+/** One operand as a strided view of an input buffer. */
+export interface MatmulOperand {
+  readonly slot: number;
+  readonly format: StorageFormat;
+  /** Offset of the batch's first element (an `idx` expression of the variable `bt`). */
+  readonly base: Exp;
+  /** Element stride along M (for A) or N (for B). */
+  readonly rowStride: number;
+  /** Element stride along K. */
+  readonly kStride: number;
+}
+
+/** What {@link matmulPlan} generates. */
+export interface MatmulSpec {
+  readonly name: string;
+  readonly batch: number;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly a: MatmulOperand;
+  readonly b: MatmulOperand;
+  /** Accumulator type: f32 for float dtypes, i32/u32 for integers (wrapping). */
+  readonly type: ExpType;
+  /** Formats of all input slots (the epilogue may read more buffers than A and B). */
+  readonly inputs: readonly StorageFormat[];
+  readonly output: StorageFormat;
+  /** The stored value, an expression of `acc`, `bt`, `i`, `j` (and epilogue loads). */
+  readonly epilogue: Exp;
+  readonly builder: ExpBuilder;
+  readonly target: KernelTarget;
+  /** Override the tile configuration (benchmarks). */
+  readonly tiles?: MatmulTiles;
+  /** The adapter runs on the CPU (lavapipe): tiles tuned for SIMD-lane execution. */
+  readonly software?: boolean;
+}
+
+/** Tile configuration. */
+export interface MatmulTiles {
+  /** Threads along N and along M. */
+  readonly wx: number;
+  readonly wy: number;
+  /** Rows per thread (contiguous). */
+  readonly tm: number;
+  /** Groups of 4 columns per thread. */
+  readonly tv: number;
+  /** Number of K splits (1: none). */
+  readonly splitK: number;
+  /** Most workgroups launched; they loop over the tiles. */
+  readonly groups: number;
+  /** Tile order: along M first ("col": consecutive tiles share B's column panel) or N first. */
+  readonly order?: "row" | "col";
+}
+
+/**
+ * Chooses tiles for a shape. On a software adapter (lavapipe runs a workgroup's invocations as
+ * SIMD lanes of one CPU thread) a 1-D workgroup keeps A's rows uniform across lanes, so A is
+ * read once per subgroup, and each lane reads B as `vec4`s (4x fewer loads per float than
+ * scalars there); a few hundred workgroups loop over the tiles. A GPU gets 2-D workgroups.
+ * Products with few tiles and a long K split K.
+ *
+ * @example
+ * ```ts
+ * import { chooseTiles } from "./matmul.ts";
+ * chooseTiles(1, 1024, 1024, 1024, true).splitK; // 1
+ * ```
+ */
+export function chooseTiles(
+  batch: number,
+  m: number,
+  n: number,
+  k: number,
+  software: boolean,
+): MatmulTiles {
+  // Tuned on lavapipe (2 cores) and on an H200 through Dawn's Vulkan backend (24 TFLOP/s at
+  // 4096 with 8x8 register tiles and 16x4 threads).
+  const tm = software
+    ? (m >= 4 ? 4 : m >= 2 ? 2 : 1)
+    : (m >= 256 ? 8 : m >= 4 ? 4 : m >= 2 ? 2 : 1);
+  const tv = n >= 128 ? 2 : 1;
+  const wx = software ? 8 : 16;
+  const wy = software ? 1 : (m >= 64 ? 4 : m >= 16 ? 2 : 1);
+  const tiles = batch * Math.ceil(m / (wy * tm)) * Math.ceil(n / (wx * 4 * tv));
+  let splitK = 1;
+  const busy = software ? 32 : 256;
+  if (tiles < busy && k >= 512) {
+    splitK = Math.max(1, Math.min(16, Math.floor(k / 128), Math.ceil(busy / tiles)));
+  }
+  return { wx, wy, tm, tv, splitK, groups: software ? 256 : 1 << 20 };
+}
+
+function isDivisibleBy4(e: Exp): boolean {
+  // The base is a sum of scaled terms plus a constant; every scale must be a multiple of 4.
+  if (e.op === "const") return e.value % 4 === 0;
+  if (e.op === "add") return e.src.every(isDivisibleBy4);
+  if (e.op === "mul" && e.src[1]!.op === "const") return e.src[1]!.value % 4 === 0;
+  return false;
+}
+
+/** `vec4` reads along K: the operand is contiguous in K and every row starts 16-byte aligned. */
+function vec4AlongK(op: MatmulOperand, k: number): boolean {
+  return op.format === "f32" && op.kStride === 1 && k % 4 === 0 && op.rowStride % 4 === 0 &&
+    isDivisibleBy4(op.base);
+}
+
+/** `vec4` reads of B along N: B is contiguous in N and every K-row starts 16-byte aligned. */
+function vec4AlongN(op: MatmulOperand, n: number): boolean {
+  return op.format === "f32" && op.rowStride === 1 && n % 4 === 0 && op.kStride % 4 === 0 &&
+    isDivisibleBy4(op.base);
+}
+
+/**
+ * The kernels of a (possibly split-K) matmul with its epilogue.
+ *
+ * @example
+ * ```ts ignore
+ * const plan = matmulPlan({ name: "mm", batch: 1, m: 64, n: 64, k: 64, ... });
+ * ```
+ */
+export function matmulPlan(spec: MatmulSpec): RuntimePlan {
+  const chosen = spec.tiles ??
+    chooseTiles(spec.batch, spec.m, spec.n, spec.k, spec.software ?? false);
+  // Split-K sums partials in float32; integer products wrap and must not be split.
+  const tiles = spec.type === "f32" ? chosen : { ...chosen, splitK: 1 };
+  if (tiles.splitK <= 1) return { kernels: [mainKernel(spec, tiles, null)], scratch: [] };
+  const partials = spec.batch * spec.m * spec.n * tiles.splitK;
+  return {
+    kernels: [mainKernel(spec, tiles, "partial"), reduceKernel(spec, tiles.splitK)],
+    scratch: [{ name: "partial", bytes: partials * 4 }],
+  };
+}
+
+function loadText(format: StorageFormat, buf: string, index: string, helpers: Set<string>): string {
+  switch (format) {
+    case "f32":
+    case "i32":
+    case "u32":
+      return `${buf}[${index}]`;
+    case "f16":
+      return `f32(${buf}[${index}])`;
+    case "bool32":
+      return `(${buf}[${index}] != 0u)`;
+    case "f16x2":
+      helpers.add("d_f16_from_bits");
+      return `d_f16_from_bits((${buf}[(${index}) >> 1u] >> (u32((${index}) & 1i) << 4u)) & 0xffffu)`;
+    case "bf16x2":
+      return `bitcast<f32>(((${buf}[(${index}) >> 1u] >> (u32((${index}) & 1i) << 4u)) & 0xffffu) << 16u)`;
+  }
+}
+
+function declarations(spec: MatmulSpec, vecSlots: ReadonlySet<number>, extra: string[]): {
+  lines: string[];
+  bindings: { buffer: string; access: "read" | "read_write" }[];
+} {
+  const lines: string[] = [];
+  if ([...spec.inputs, spec.output].includes("f16")) lines.push("enable f16;");
+  const bindings: { buffer: string; access: "read" | "read_write" }[] = [];
+  spec.inputs.forEach((format, s) => {
+    lines.push(bindingDecl(bindings.length, `in${s}`, format, "read"));
+    bindings.push({ buffer: `in${s}`, access: "read" });
+    if (vecSlots.has(s)) {
+      lines.push(
+        `@group(0) @binding(${bindings.length}) var<storage, read> in${s}v: array<vec4<f32>>;`,
+      );
+      bindings.push({ buffer: `in${s}`, access: "read" });
+    }
+  });
+  for (const name of extra) {
+    lines.push(
+      `@group(0) @binding(${bindings.length}) var<storage, read_write> ${name}: array<f32>;`,
+    );
+    bindings.push({ buffer: name, access: "read_write" });
+  }
+  return { lines, bindings };
+}
+
+function mainKernel(spec: MatmulSpec, t: MatmulTiles, partial: string | null): RuntimeKernel {
+  const { m, n, k, a, b } = spec;
+  const ty = wgslType(spec.type);
+  const isFloat = spec.type === "f32";
+  const cols = 4 * t.tv;
+  const bm = t.wy * t.tm, bn = t.wx * cols;
+  const tilesM = Math.ceil(m / bm), tilesN = Math.ceil(n / bn);
+  const total = spec.batch * tilesM * tilesN * t.splitK;
+  const groups = Math.min(total, t.groups);
+  const grid = workgroupGrid(groups, spec.target.maxWorkgroupsPerDimension);
+  const aK4 = vec4AlongK(a, k), bN4 = vec4AlongN(b, n), bK4 = !bN4 && vec4AlongK(b, k);
+  const unroll = aK4 || bK4 ? 4 : 1;
+  const vecSlots = new Set<number>();
+  if (aK4) vecSlots.add(a.slot);
+  if (bN4 || bK4) vecSlots.add(b.slot);
+  const emitter = new WgslEmitter((slot) => `in${slot}`);
+  const helpers = emitter.helpers;
+  const { lines: decls, bindings } = declarations(spec, vecSlots, partial ? [partial] : []);
+  if (!partial) {
+    decls.push(
+      bindingDecl(bindings.length, "out0", spec.output, "read_write", isPacked(spec.output)),
+    );
+    bindings.push({ buffer: "out0", access: "read_write" });
+  }
+  const kChunk = Math.ceil(k / t.splitK / 4) * 4;
+  const body: string[] = [];
+  body.push(
+    `  let wlin = i32(wid.x + wid.y * ${grid[0]}u + wid.z * ${grid[0] * grid[1]}u);`,
+    `  let dz = i32(wid.x >> 31u);`,
+    `  let tx = i32(lid.x);`,
+    `  let tyy = i32(lid.y);`,
+    `  for (var wtile = wlin; wtile < ${total}i; wtile = wtile + ${groups}i) {`,
+    `  let split = wtile % ${t.splitK}i;`,
+    `  let tile = wtile / ${t.splitK}i;`,
+    `  let bt = tile / ${tilesM * tilesN}i;`,
+    ...(t.order === "col"
+      ? [`  let tileN = (tile / ${tilesM}i) % ${tilesN}i;`, `  let tileM = tile % ${tilesM}i;`]
+      : [`  let tileM = (tile / ${tilesN}i) % ${tilesM}i;`, `  let tileN = tile % ${tilesN}i;`]),
+    `  let i0 = tileM * ${bm}i + tyy * ${t.tm}i;`,
+    `  let kBegin = split * ${kChunk}i;`,
+    `  let kEnd = min(kBegin + ${kChunk}i, ${k}i);`,
+  );
+  emitter.scope(() => {
+    const [aBase, bBase] = emitter.emit([a.base, b.base], body, "  ");
+    for (let r = 0; r < t.tm; r++) {
+      body.push(`  let ra${r} = ${aBase} + min(i0 + ${r}i, ${m - 1}i) * ${a.rowStride}i;`);
+    }
+    // Column c of this thread: vec4 mode reads group g = tileN * wx * tv + tx + v * wx, columns
+    // 4g..4g+3; otherwise column j = tileN * bn + tx + c * wx.
+    const colOf = (c: number) =>
+      bN4
+        ? `(tileN * ${t.wx * t.tv}i + tx + ${Math.floor(c / 4) * t.wx}i) * 4i + ${c % 4}i`
+        : `tileN * ${bn}i + tx + ${c * t.wx}i`;
+    if (bN4) {
+      for (let v = 0; v < t.tv; v++) {
+        body.push(
+          `  let gb${v} = (${bBase}) / 4i + min(tileN * ${t.wx * t.tv}i + tx + ${v * t.wx}i, ${
+            n / 4 - 1
+          }i);`,
+        );
+      }
+    } else {
+      for (let c = 0; c < cols; c++) {
+        body.push(`  let cb${c} = ${bBase} + min(${colOf(c)}, ${n - 1}i) * ${b.rowStride}i;`);
+      }
+    }
+    for (let r = 0; r < t.tm; r++) {
+      for (let c = 0; c < cols; c++) {
+        body.push(`  var c${r}_${c}: ${ty} = ${literal(0, spec.type)};`);
+      }
+    }
+    const fma = (x: string, y: string, acc: string) =>
+      isFloat ? `fma(${x}, ${y}, ${acc})` : `${acc} + ${x} * ${y}`;
+    const la = (idx: string) => loadText(a.format, `in${a.slot}`, idx, helpers);
+    const lb = (idx: string) => loadText(b.format, `in${b.slot}`, idx, helpers);
+    /** Loads and FMAs for K-steps kk + q, q < count; A and B read in their best layouts. */
+    const steps = (count: number, lines: string[]) => {
+      if (count === 4 && aK4) {
+        for (let r = 0; r < t.tm; r++) {
+          lines.push(`    let av${r} = in${a.slot}v[(ra${r} + kk) >> 2u];`);
+        }
+      }
+      if (count === 4 && bK4) {
+        for (let c = 0; c < cols; c++) {
+          lines.push(`    let bv${c} = in${b.slot}v[(cb${c} + kk) >> 2u];`);
+        }
+      }
+      const q4 = ["x", "y", "z", "w"];
+      for (let q = 0; q < count; q++) {
+        const kq = q === 0 ? "kk" : `(kk + ${q}i)`;
+        for (let r = 0; r < t.tm; r++) {
+          lines.push(
+            `    let a${r}_${q} = ${
+              count === 4 && aK4 ? `av${r}.${q4[q]}` : la(`ra${r} + ${kq} * ${a.kStride}i`)
+            };`,
+          );
+        }
+        if (bN4) {
+          for (let v = 0; v < t.tv; v++) {
+            lines.push(`    let bq${v}_${q} = in${b.slot}v[gb${v} + ${kq} * ${b.kStride / 4}i];`);
+          }
+        }
+        for (let c = 0; c < cols; c++) {
+          const bval = bN4
+            ? `bq${Math.floor(c / 4)}_${q}.${q4[c % 4]}`
+            : count === 4 && bK4
+            ? `bv${c}.${q4[q]}`
+            : lb(`cb${c} + ${kq} * ${b.kStride}i`);
+          if (!bN4) lines.push(`    let b${c}_${q} = ${bval};`);
+          const bname = bN4 ? bval : `b${c}_${q}`;
+          for (let r = 0; r < t.tm; r++) {
+            lines.push(`    c${r}_${c} = ${fma(`a${r}_${q}`, bname, `c${r}_${c}`)};`);
+          }
+        }
+      }
+    };
+    body.push(`  var kk = kBegin;`);
+    if (unroll === 4 || bN4) {
+      body.push(`  for (; kk + 4i <= kEnd + dz; kk = kk + 4i) {`);
+      steps(4, body);
+      body.push("  }");
+    }
+    body.push(`  for (; kk < kEnd + dz; kk = kk + 1i) {`);
+    steps(1, body);
+    body.push("  }");
+    if (partial) {
+      // Partial sums, laid out [split, batch, M, N].
+      for (let r = 0; r < t.tm; r++) {
+        for (let c = 0; c < cols; c++) {
+          body.push(
+            `  { let i = i0 + ${r}i; let j = ${
+              colOf(c)
+            }; if (i < ${m}i && j < ${n}i) { ${partial}[((split * ${spec.batch}i + bt) * ${m}i + i) * ${n}i + j] = c${r}_${c}; } }`,
+          );
+        }
+      }
+    } else {
+      // The epilogue is written once, in a loop over the register tile, to keep kernels small.
+      body.push(`  var accs: array<${ty}, ${t.tm * cols}>;`);
+      for (let r = 0; r < t.tm; r++) {
+        for (let c = 0; c < cols; c++) body.push(`  accs[${r * cols + c}] = c${r}_${c};`);
+      }
+      emitter.hoist([spec.epilogue], ["i", "j", "acc"], body, "  ");
+      body.push(`  for (var e = 0i; e < ${t.tm * cols}i + dz; e = e + 1i) {`);
+      const cExpr = bN4
+        ? `(tileN * ${t.wx * t.tv}i + tx + (e % ${cols}i) / 4i * ${t.wx}i) * 4i + e % 4i`
+        : `tileN * ${bn}i + tx + (e % ${cols}i) * ${t.wx}i`;
+      body.push(`    let i = i0 + e / ${cols}i;`, `    let j = ${cExpr};`);
+      body.push(`    if (i < ${m}i && j < ${n}i) {`, `      let acc = accs[e];`);
+      emitter.scope(() => {
+        const [v] = emitter.emit([spec.epilogue], body, "      ");
+        body.push(
+          "      " +
+            storeStatement("out0", spec.output, `(bt * ${m}i + i) * ${n}i + j`, v!, helpers),
+        );
+      });
+      body.push("    }", "  }");
+    }
+  });
+  body.push("  }");
+  const code = [
+    ...decls,
+    helperSource(helpers),
+    `@compute @workgroup_size(${t.wx}, ${t.wy})`,
+    "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {",
+    ...body,
+    "}",
+  ].join("\n");
+  const name = partial ? `${spec.name}_splitk${t.splitK}` : spec.name;
+  const kernel: RuntimeKernel = { name, code, bindings, workgroups: grid };
+  return !partial && isPacked(spec.output) ? { ...kernel, clear: ["out0"] } : kernel;
+}
+
+/** Sums the split-K partials and applies the epilogue: one thread per output element. */
+function reduceKernel(spec: MatmulSpec, splits: number): RuntimeKernel {
+  const { m, n } = spec;
+  const count = spec.batch * m * n;
+  const wg = 256;
+  const grid = workgroupGrid(Math.ceil(count / wg), spec.target.maxWorkgroupsPerDimension);
+  const emitter = new WgslEmitter((slot) => `in${slot}`);
+  const { lines: decls, bindings } = declarations(spec, new Set(), ["partial"]);
+  decls.push(
+    bindingDecl(bindings.length, "out0", spec.output, "read_write", isPacked(spec.output)),
+  );
+  bindings.push({ buffer: "out0", access: "read_write" });
+  const body = [
+    `  let e = i32((wid.x + wid.y * ${grid[0]}u + wid.z * ${grid[0] * grid[1]}u) * ${wg}u + lid);`,
+    `  if (e >= ${count}i) { return; }`,
+    `  let bt = e / ${m * n}i;`,
+    `  let i = (e / ${n}i) % ${m}i;`,
+    `  let j = e % ${n}i;`,
+    `  var acc: f32 = 0.0f;`,
+    `  for (var s = 0i; s < ${splits}i; s = s + 1i) { acc = acc + partial[s * ${count}i + e]; }`,
+  ];
+  const [v] = emitter.emit([spec.epilogue], body, "  ");
+  body.push("  " + storeStatement("out0", spec.output, "e", v!, emitter.helpers));
+  const code = [
+    ...decls,
+    helperSource(emitter.helpers),
+    `@compute @workgroup_size(${wg})`,
+    "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
+    ...body,
+    "}",
+  ].join("\n");
+  const kernel: RuntimeKernel = {
+    name: `${spec.name}_splitk_sum`,
+    code,
+    bindings,
+    workgroups: grid,
+  };
+  return isPacked(spec.output) ? { ...kernel, clear: ["out0"] } : kernel;
+}
