@@ -715,6 +715,9 @@ export function castScalar(value: number, from: ExpType, to: ExpType): number {
   if (to === "bool") return value !== 0 ? 1 : 0;
   if (from === "bool") return value ? 1 : 0;
   if (to === "f32") return Math.fround(value);
+  // Integer to integer keeps the bits (wraps), as the reference interpreter does.
+  if (from === "i32" && to === "u32") return value >>> 0;
+  if (from === "u32" && to === "i32") return value | 0;
   if (Number.isNaN(value)) return 0;
   if (to === "u32") return Math.max(0, Math.min(4294967295, Math.trunc(value)));
   return Math.max(I32_MIN, Math.min(I32_MAX, Math.trunc(value)));

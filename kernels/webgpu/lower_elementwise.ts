@@ -1,7 +1,7 @@
 /**
  * Elementwise primitives as IR expressions, with the reference interpreter's semantics per
  * dtype: half-precision results rounded to their dtype after each primitive (values live in
- * f32 registers), integer arithmetic wrapping, casts saturating, NaN handled by the helpers.
+ * f32 registers), integer arithmetic wrapping, float-to-integer casts saturating (integer-to-integer casts wrap), NaN handled by the helpers.
  *
  * @module
  */

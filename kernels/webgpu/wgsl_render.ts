@@ -321,8 +321,11 @@ export class WgslEmitter {
     }
     if (from === "f32" && (to === "i32" || to === "idx")) return this.#call("d_f32_to_i32", a);
     if (from === "f32" && to === "u32") return this.#call("d_f32_to_u32", a);
-    if (from === "i32" && to === "u32") return `u32(max(${a}, 0i))`;
-    if (from === "u32" && (to === "i32" || to === "idx")) return `i32(min(${a}, 2147483647u))`;
+    // Between the integer types the bits carry over (two's complement wrap, as NumPy and the
+    // reference interpreter); only index arithmetic clamps, so a huge u32 cannot index backwards.
+    if (from === "i32" && to === "u32") return `bitcast<u32>(${a})`;
+    if (from === "u32" && to === "i32") return `bitcast<i32>(${a})`;
+    if (from === "u32" && to === "idx") return `i32(min(${a}, 2147483647u))`;
     if (from === "idx" && to === "u32") return `u32(max(${a}, 0i))`;
     if ((from === "idx" && to === "i32") || (from === "i32" && to === "idx")) return a;
     return `${wgslType(to)}(${a})`;
