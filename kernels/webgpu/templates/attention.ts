@@ -30,7 +30,7 @@
  * @module
  */
 
-import type { KernelPlan, KernelTarget } from "../kernel.ts";
+import type { Kernel, KernelPlan, KernelTarget } from "../kernel.ts";
 import { declareTile, tileCells, tileGemm } from "./_tile_gemm.ts";
 import {
   checkBindings,
@@ -327,5 +327,397 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       ],
       workgroups: layout.workgroups,
     }],
+  };
+}
+
+/**
+ * `delta_i = sum_d dO_id O_id` and `lse_i log2(e)` per query row into the scratch `stats`
+ * (`[2, B*H*Sq]` f32; a fully masked row's `-inf` becomes `+3e38`, so `exp2(s - lse)` is 0).
+ */
+function deltaKernel(spec: AttentionSpec, target: KernelTarget, rows: number): Kernel {
+  const { headDimV: dv, dtype } = spec;
+  const layout = linearGrid(Math.ceil(rows / threads), target.maxWorkgroupsPerDimension);
+  const code = `${enableFor(dtype, target, "attentionBackwardPlan")}${
+    declareStorage(0, "o", dtype, false)
+  }
+${declareStorage(1, "lse", "u32", false)}
+${declareStorage(2, "dout", dtype, false)}
+${declareStorage(3, "stats", "f32", true)}
+
+@compute @workgroup_size(${threads})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  ${layout.prologue}
+  let row = wgIndex * ${threads}u + lid;
+  if (row >= ${rows}u) { return; }
+  var acc = 0.0;
+  for (var c = 0u; c < ${dv}u; c++) {
+    acc = fma(f32(dout[row * ${dv}u + c]), f32(o[row * ${dv}u + c]), acc);
+  }
+  stats[row] = acc;
+  let bits = lse[row];
+  stats[${rows}u + row] = select(bitcast<f32>(bits) * ${
+    f32Literal(log2e)
+  }, 3.0e38, bits == ${negativeInfinityBits});
+}
+`;
+  return {
+    name: `attention_bwd_delta_dv${dv}_${dtype}`,
+    code,
+    bindings: [
+      { buffer: "in3", access: "read" },
+      { buffer: "in4", access: "read" },
+      { buffer: "in5", access: "read" },
+      { buffer: statsBuffer, access: "read_write" },
+    ],
+    workgroups: layout.workgroups,
+  };
+}
+
+const statsBuffer = "attention_stats";
+
+/** `p = exp2(s * scale log2 e - lse2)` where visible, and `ds = p (dp - delta)`, per tile cell. */
+function probabilities(
+  rows: number,
+  cols: number,
+  scoreScale: string,
+  visible: (i: number, j: number) => string,
+  lse2: (i: number, j: number) => string,
+  delta: (i: number, j: number) => string,
+): string {
+  return tileCells(rows, cols).map(([i, j]) =>
+    `let p${i}_${j} = select(0.0, exp2(fma(s${i}_${j}, ${scoreScale}, -${lse2(i, j)})), ${
+      visible(i, j)
+    });
+    let ds${i}_${j} = p${i}_${j} * (dp${i}_${j} - ${delta(i, j)});`
+  ).join("\n    ");
+}
+
+/**
+ * dK and dV: one workgroup per tile of 32 keys (invocation rows `tr * 4 + i`), looping over
+ * query tiles (FlashAttention-2, Algorithm 2): the transposed query and output-gradient tiles
+ * feed both the recomputed `S^T`, `dP^T` tiles and, with `P^T` and `dS^T` in workgroup memory,
+ * the `dV += P^T dO` and `dK += dS^T Q` tiles (columns `tc + 8h`).
+ */
+function dkdvKernel(spec: AttentionSpec, target: KernelTarget): Kernel {
+  const what = "attentionBackwardPlan";
+  const { batch, heads, seqQ: sq, seqK: sk, headDim: d, headDimV: dv, dtype } = spec;
+  const bh = batch * heads;
+  const rk = 4, bk = grid * rk;
+  // Workgroup memory (f32): qt [D * BQ], dot [Dv * BQ], pt and dst [BQ * BK], st [2 * BQ].
+  const bq = fitRows(4 * (d + dv + 2 * bk + 2), 0, sq, target, what);
+  const rn = bq / grid;
+  const rd = Math.ceil(d / grid), rv = Math.ceil(dv / grid);
+  const kTiles = Math.ceil(sk / bk);
+  const layout = linearGrid(bh * kTiles, target.maxWorkgroupsPerDimension);
+  const query = (j: number) => `(qt0 + tc + ${grid * j}u)`;
+  const visible = (i: number, j: number) => {
+    const bounds = `${query(j)} < ${sq}u && kb + ${i}u < ${sk}u`;
+    return spec.causal ? `${bounds} && kb + ${i + sq}u <= ${query(j)} + ${sk}u` : bounds;
+  };
+  const tile = { rowBase: `bh * ${sq}u`, first: "qt0", rows: bq, limit: sq, threads };
+  const code = `${enableFor(dtype, target, what)}${declareStorage(0, "q", dtype, false)}
+${declareStorage(1, "k", dtype, false)}
+${declareStorage(2, "v", dtype, false)}
+${declareStorage(3, "dout", dtype, false)}
+${declareStorage(4, "stats", "f32", false)}
+${declareStorage(5, "dk", dtype, true)}
+${declareStorage(6, "dv", dtype, true)}
+var<workgroup> qt: array<f32, ${d * bq}>;
+var<workgroup> dOT: array<f32, ${dv * bq}>;
+var<workgroup> pt: array<f32, ${bq * bk}>;
+var<workgroup> dst: array<f32, ${bq * bk}>;
+var<workgroup> st: array<f32, ${2 * bq}>;
+
+@compute @workgroup_size(${threads})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  ${layout.prologue}
+  let bh = wgIndex / ${kTiles}u;
+  let key0 = (wgIndex % ${kTiles}u) * ${bk}u;
+  let tr = lid / ${grid}u;
+  let tc = lid % ${grid}u;
+  // This invocation's keys kb + i (clamped copies past Sk compute and store nothing).
+  let kb = key0 + tr * ${rk}u;
+  ${
+    range(rk).map((i) => `let kr${i} = (bh * ${sk}u + ${clampIndex(`kb + ${i}u`, sk)}) * ${d}u;`)
+      .join(" ")
+  }
+  ${
+    range(rk).map((i) => `let vr${i} = (bh * ${sk}u + ${clampIndex(`kb + ${i}u`, sk)}) * ${dv}u;`)
+      .join(" ")
+  }
+  ${declareTile("gk", rk, rd)}
+  ${declareTile("gv", rk, rv)}
+  // The first query that sees key0: i >= j - (Sk - Sq).
+  let qStart = ${spec.causal ? `u32(max(i32(key0) + ${sq - sk}, 0))` : "0u"};
+  for (var qt0 = qStart; qt0 < ${sq}u; qt0 += ${bq}u) {
+    ${copyTile({ ...tile, dst: "qt", src: "q", width: d, transpose: true })}
+    ${copyTile({ ...tile, dst: "dOT", src: "dout", width: dv, transpose: true })}
+    for (var e = lid; e < ${bq}u; e += ${threads}u) {
+      let r = ${clampIndex("qt0 + e", sq)};
+      st[e] = stats[bh * ${sq}u + r];
+      st[${bq}u + e] = stats[${bh * sq}u + bh * ${sq}u + r];
+    }
+    workgroupBarrier();
+    // S^T = K Q^T and dP^T = V dO^T for keys kb + i and queries qt0 + tc + 8j.
+    ${declareTile("s", rk, rn)}
+    ${
+    tileGemm("s", rk, rn, (i, t) =>
+      `f32(k[kr${i} + ${t}])`, (j, t) =>
+      `qt[${t} * ${bq}u + tc + ${grid * j}u]`, `${d}u`)
+  }
+    ${declareTile("dp", rk, rn)}
+    ${
+    tileGemm("dp", rk, rn, (i, t) =>
+      `f32(v[vr${i} + ${t}])`, (j, t) =>
+      `dOT[${t} * ${bq}u + tc + ${grid * j}u]`, `${dv}u`)
+  }
+    ${
+    probabilities(
+      rk,
+      rn,
+      f32Literal(spec.scale * log2e),
+      visible,
+      (_i, j) => `st[${bq}u + tc + ${grid * j}u]`,
+      (_i, j) => `st[tc + ${grid * j}u]`,
+    )
+  }
+    ${
+    tileCells(rk, rn).map(([i, j]) =>
+      `pt[(tc + ${grid * j}u) * ${bk}u + tr * ${rk}u + ${i}u] = p${i}_${j}; dst[(tc + ${
+        grid * j
+      }u) * ${bk}u + tr * ${rk}u + ${i}u] = ds${i}_${j};`
+    ).join("\n    ")
+  }
+    workgroupBarrier();
+    // dV += P^T dO and dK += dS^T Q over the tile's queries (columns tc + 8h).
+    ${
+    tileGemm(
+      "gv",
+      rk,
+      rv,
+      (i, r) => `pt[${r} * ${bk}u + tr * ${rk}u + ${i}u]`,
+      (h, r) => `dOT[${clampIndex(`tc + ${grid * h}u`, dv)} * ${bq}u + ${r}]`,
+      `min(${bq}u, ${sq}u - qt0)`,
+    )
+  }
+    ${
+    tileGemm(
+      "gk",
+      rk,
+      rd,
+      (i, r) => `dst[${r} * ${bk}u + tr * ${rk}u + ${i}u]`,
+      (h, r) => `qt[${clampIndex(`tc + ${grid * h}u`, d)} * ${bq}u + ${r}]`,
+      `min(${bq}u, ${sq}u - qt0)`,
+    )
+  }
+    workgroupBarrier();
+  }
+  ${
+    range(rk).map((i) =>
+      `if (kb + ${i}u < ${sk}u) {
+    let kAt = (bh * ${sk}u + kb + ${i}u) * ${d}u;
+    let vAt = (bh * ${sk}u + kb + ${i}u) * ${dv}u;
+    ${
+        range(rd).map((h) =>
+          `if (tc + ${grid * h}u < ${d}u) { dk[kAt + tc + ${grid * h}u] = ${dtype}(gk${i}_${h} * ${
+            f32Literal(spec.scale)
+          }); }`
+        ).join("\n    ")
+      }
+    ${
+        range(rv).map((h) =>
+          `if (tc + ${grid * h}u < ${dv}u) { dv[vAt + tc + ${grid * h}u] = ${dtype}(gv${i}_${h}); }`
+        ).join("\n    ")
+      }
+  }`
+    ).join("\n  ")
+  }
+}
+`;
+  return {
+    name: `attention_bwd_dkdv_${
+      spec.causal ? "causal_" : ""
+    }d${d}_dv${dv}_bk${bk}_bq${bq}_${dtype}`,
+    code,
+    bindings: [
+      { buffer: "in0", access: "read" },
+      { buffer: "in1", access: "read" },
+      { buffer: "in2", access: "read" },
+      { buffer: "in5", access: "read" },
+      { buffer: statsBuffer, access: "read" },
+      { buffer: "out1", access: "read_write" },
+      { buffer: "out2", access: "read_write" },
+    ],
+    workgroups: layout.workgroups,
+  };
+}
+
+/**
+ * dQ: one workgroup per tile of 32 queries (invocation rows `tr * 4 + i`), looping over key
+ * tiles: recomputes `S` and `dP` against the transposed key and value tiles, puts `dS` in
+ * workgroup memory and accumulates `dQ += dS K` (columns `tc + 8h`) from the key tile.
+ */
+function dqKernel(spec: AttentionSpec, target: KernelTarget): Kernel {
+  const what = "attentionBackwardPlan";
+  const { batch, heads, seqQ: sq, seqK: sk, headDim: d, headDimV: dv, dtype } = spec;
+  const bh = batch * heads;
+  const rm = 4, br = grid * rm;
+  // Workgroup memory (f32): kt [D * BK], vt [Dv * BK], dst [BK * BR].
+  const bk = fitRows(4 * (d + dv + br), 0, sk, target, what);
+  const rn = bk / grid;
+  const rd = Math.ceil(d / grid);
+  const qTiles = Math.ceil(sq / br);
+  const layout = linearGrid(bh * qTiles, target.maxWorkgroupsPerDimension);
+  const keyEnd = spec.causal
+    ? `u32(clamp(i32(min(row0 + ${br}u, ${sq}u)) + ${sk - sq}, 0, ${sk}))`
+    : `${sk}u`;
+  const visible = (i: number, j: number) => {
+    const key = `(kt0 + tc + ${grid * j}u)`;
+    return spec.causal
+      ? `${key} < ${sk}u && ${key} + ${sq}u <= rb + ${i + sk}u`
+      : `${key} < ${sk}u`;
+  };
+  const tile = { rowBase: `bh * ${sk}u`, first: "kt0", rows: bk, limit: sk, threads };
+  const code = `${enableFor(dtype, target, what)}${declareStorage(0, "q", dtype, false)}
+${declareStorage(1, "k", dtype, false)}
+${declareStorage(2, "v", dtype, false)}
+${declareStorage(3, "dout", dtype, false)}
+${declareStorage(4, "stats", "f32", false)}
+${declareStorage(5, "dq", dtype, true)}
+var<workgroup> kt: array<f32, ${d * bk}>;
+var<workgroup> vt: array<f32, ${dv * bk}>;
+var<workgroup> dst: array<f32, ${bk * br}>;
+
+@compute @workgroup_size(${threads})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  ${layout.prologue}
+  let bh = wgIndex / ${qTiles}u;
+  let row0 = (wgIndex % ${qTiles}u) * ${br}u;
+  let tr = lid / ${grid}u;
+  let tc = lid % ${grid}u;
+  let rb = row0 + tr * ${rm}u;
+  ${range(rm).map((i) => `let ri${i} = bh * ${sq}u + ${clampIndex(`rb + ${i}u`, sq)};`).join(" ")}
+  ${
+    range(rm).map((i) =>
+      `let delta${i} = stats[ri${i}]; let lse${i} = stats[${bh * sq}u + ri${i}];`
+    ).join("\n  ")
+  }
+  ${declareTile("gq", rm, rd)}
+  let keyEnd = ${keyEnd};
+  for (var kt0 = 0u; kt0 < keyEnd; kt0 += ${bk}u) {
+    ${copyTile({ ...tile, dst: "kt", src: "k", width: d, transpose: true })}
+    ${copyTile({ ...tile, dst: "vt", src: "v", width: dv, transpose: true })}
+    workgroupBarrier();
+    // S = Q K^T and dP = dO V^T for rows rb + i and keys kt0 + tc + 8j.
+    ${declareTile("s", rm, rn)}
+    ${
+    tileGemm("s", rm, rn, (i, t) =>
+      `f32(q[ri${i} * ${d}u + ${t}])`, (j, t) =>
+      `kt[${t} * ${bk}u + tc + ${grid * j}u]`, `${d}u`)
+  }
+    ${declareTile("dp", rm, rn)}
+    ${
+    tileGemm("dp", rm, rn, (i, t) =>
+      `f32(dout[ri${i} * ${dv}u + ${t}])`, (j, t) =>
+      `vt[${t} * ${bk}u + tc + ${grid * j}u]`, `${dv}u`)
+  }
+    ${
+    probabilities(
+      rm,
+      rn,
+      f32Literal(spec.scale * log2e),
+      visible,
+      (i) => `lse${i}`,
+      (i) => `delta${i}`,
+    )
+  }
+    ${
+    tileCells(rm, rn).map(([i, j]) =>
+      `dst[(tc + ${grid * j}u) * ${br}u + tr * ${rm}u + ${i}u] = ds${i}_${j};`
+    )
+      .join("\n    ")
+  }
+    workgroupBarrier();
+    // dQ += dS K over the tile's keys (columns tc + 8h).
+    ${
+    tileGemm(
+      "gq",
+      rm,
+      rd,
+      (i, key) => `dst[${key} * ${br}u + tr * ${rm}u + ${i}u]`,
+      (h, key) => `kt[${clampIndex(`tc + ${grid * h}u`, d)} * ${bk}u + ${key}]`,
+      `min(${bk}u, keyEnd - kt0)`,
+    )
+  }
+    workgroupBarrier();
+  }
+  ${
+    range(rm).map((i) =>
+      `if (rb + ${i}u < ${sq}u) {
+    ${
+        range(rd).map((h) =>
+          `if (tc + ${grid * h}u < ${d}u) { dq[ri${i} * ${d}u + tc + ${
+            grid * h
+          }u] = ${dtype}(gq${i}_${h} * ${f32Literal(spec.scale)}); }`
+        ).join("\n    ")
+      }
+  }`
+    ).join("\n  ")
+  }
+}
+`;
+  return {
+    name: `attention_bwd_dq_${spec.causal ? "causal_" : ""}d${d}_dv${dv}_br${br}_bk${bk}_${dtype}`,
+    code,
+    bindings: [
+      { buffer: "in0", access: "read" },
+      { buffer: "in1", access: "read" },
+      { buffer: "in2", access: "read" },
+      { buffer: "in5", access: "read" },
+      { buffer: statsBuffer, access: "read" },
+      { buffer: "out0", access: "read_write" },
+    ],
+    workgroups: layout.workgroups,
+  };
+}
+
+/**
+ * The kernels of the fused attention backward pass (FlashAttention-2, Algorithm 2).
+ *
+ * Inputs `in0 = q [B, H, Sq, D]`, `in1 = k [B, H, Sk, D]`, `in2 = v [B, H, Sk, Dv]`,
+ * `in3 = out [B, H, Sq, Dv]` and `in4 = lse [B, H, Sq]` (float32) as produced by
+ * {@link attentionForwardPlan} for the same spec, and `in5 = dOut [B, H, Sq, Dv]`; outputs
+ * `out0 = dq`, `out1 = dk`, `out2 = dv` shaped like q, k and v, as the reference interpreter's
+ * `attention_bwd`. (`out` enters only through `delta_i = dO_i . O_i`, which equals the
+ * reference's `sum_j p_ij dP_ij` when `out` is the forward output.)
+ *
+ * Three kernels: `delta` and `lse log2 e` per query row into a scratch buffer; dK/dV per key
+ * tile looping over query tiles; dQ per query tile looping over key tiles. Every output element
+ * is written by exactly one invocation (no atomics, no `Sq x Sk` buffer); the scores are
+ * recomputed in both of the last two kernels instead.
+ *
+ * @example
+ * ```ts ignore
+ * import { attentionBackwardPlan } from "./attention.ts";
+ * const plan = attentionBackwardPlan({
+ *   batch: 1, heads: 8, seqQ: 1024, seqK: 1024, headDim: 64, headDimV: 64,
+ *   scale: 1 / 8, causal: true, dtype: "f32",
+ * }, target);
+ * // plan.kernels: attention_bwd_delta_..., attention_bwd_dkdv_..., attention_bwd_dq_...
+ * ```
+ */
+export function attentionBackwardPlan(spec: AttentionSpec, target: KernelTarget): KernelPlan {
+  const what = "attentionBackwardPlan";
+  checkSpec(spec, target, what);
+  const { batch, heads, seqQ: sq, seqK: sk } = spec;
+  const rows = batch * heads * sq;
+  checkBindings("attention_bwd_dkdv", 7, target);
+  const kernels: Kernel[] = [];
+  if (rows > 0) kernels.push(deltaKernel(spec, target, rows));
+  if (batch * heads * sk > 0) kernels.push(dkdvKernel(spec, target));
+  if (rows > 0) kernels.push(dqKernel(spec, target));
+  return {
+    scratch: kernels.length > 0 ? [{ name: statsBuffer, bytes: Math.max(4, 8 * rows) }] : [],
+    kernels,
   };
 }

@@ -210,7 +210,7 @@ export interface PlanTiming {
 }
 
 /**
- * Times a plan over `repeats` submissions after one warm-up.
+ * Times a plan over `repeats` submissions after two warm-ups.
  *
  * dawn.node resolves `onSubmittedWorkDone` by polling with `setImmediate`, which under Deno is a
  * busy loop that takes one of the software adapter's cores. So each timed submission first
@@ -230,6 +230,9 @@ export async function timePlan(
 ): Promise<PlanTiming> {
   const bound = await bindPlan(gpu, plan, inputs, outputBytes);
   try {
+    // The first dispatch includes lavapipe's JIT compile; the second estimates a run.
+    bound.submit();
+    await gpu.sync();
     let start = performance.now();
     bound.submit();
     await gpu.sync();
