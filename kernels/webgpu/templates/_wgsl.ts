@@ -91,6 +91,12 @@ export interface LinearGrid {
  */
 export function linearGrid(count: number, maxPerDimension: number): LinearGrid {
   const workgroups = workgroupGrid(count, maxPerDimension);
+  // workgroupGrid returns an oversized z past maxPerDimension^3 workgroups; refuse instead.
+  if (workgroups.some((n) => n > maxPerDimension)) {
+    throw new Error(
+      `Cannot lay out ${count} workgroups with at most ${maxPerDimension} per dimension`,
+    );
+  }
   const [gx, gy] = workgroups;
   const prologue = `let wgIndex = wid.x + wid.y * ${gx}u + wid.z * ${gx * gy}u;
   if (wgIndex >= ${count}u) { return; }`;

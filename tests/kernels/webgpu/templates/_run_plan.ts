@@ -14,6 +14,26 @@ import process from "node:process";
 import type { GpuContext } from "../../../../kernels/webgpu/device.ts";
 import type { KernelPlan, KernelTarget } from "../../../../kernels/webgpu/kernel.ts";
 
+type Immediate = (callback: (...args: unknown[]) => void, ...args: unknown[]) => unknown;
+
+/**
+ * Runs `wait` with `setImmediate` replaced by a 1 ms timer. dawn.node completes its promises by
+ * re-arming `setImmediate` until the GPU is done, which under Deno is a busy loop that takes one
+ * of the two cores lavapipe computes on (measured: a 3-dispatch attention run took 550 ms with
+ * the busy loop, 183 ms with 1 ms timers). The global is restored afterwards.
+ */
+export async function withTimerPolling<T>(wait: () => Promise<T>): Promise<T> {
+  const g = globalThis as unknown as { setImmediate?: Immediate };
+  const original = g.setImmediate;
+  if (!("Deno" in globalThis) || original === undefined) return await wait();
+  g.setImmediate = (callback, ...args) => setTimeout(() => callback(...args), 1);
+  try {
+    return await wait();
+  } finally {
+    g.setImmediate = original;
+  }
+}
+
 /** The capabilities of `gpu` as kernel generators see them. */
 export function kernelTarget(gpu: GpuContext, overrides: Partial<KernelTarget> = {}): KernelTarget {
   const limit = (name: string): number => {
@@ -94,24 +114,26 @@ export async function bindPlan(
     if (buffers.has(name)) throw new Error(`Scratch buffer "${name}" shadows another buffer`);
     create(name, bytes, nanFill(bytes));
   }
-  const steps = await Promise.all(plan.kernels.map(async (kernel) => {
-    const pipeline = await pipelineFor(gpu, kernel.name, kernel.code);
-    const entries = kernel.bindings.map((binding, i) => {
-      const buffer = buffers.get(binding.buffer);
-      if (!buffer) {
-        throw new Error(
-          `Kernel "${kernel.name}" binds "${binding.buffer}", which the plan does not have ` +
-            `(buffers: ${[...buffers.keys()].join(", ")})`,
-        );
-      }
-      return { binding: i, resource: { buffer } };
-    });
-    const bindGroup = device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries,
-    });
-    return { pipeline, bindGroup, workgroups: kernel.workgroups };
-  }));
+  const steps = await withTimerPolling(() =>
+    Promise.all(plan.kernels.map(async (kernel) => {
+      const pipeline = await pipelineFor(gpu, kernel.name, kernel.code);
+      const entries = kernel.bindings.map((binding, i) => {
+        const buffer = buffers.get(binding.buffer);
+        if (!buffer) {
+          throw new Error(
+            `Kernel "${kernel.name}" binds "${binding.buffer}", which the plan does not have ` +
+              `(buffers: ${[...buffers.keys()].join(", ")})`,
+          );
+        }
+        return { binding: i, resource: { buffer } };
+      });
+      const bindGroup = device.createBindGroup({
+        layout: pipeline.getBindGroupLayout(0),
+        entries,
+      });
+      return { pipeline, bindGroup, workgroups: kernel.workgroups };
+    }))
+  );
   gpu.check();
   return {
     submit(times = 1) {
@@ -132,7 +154,7 @@ export async function bindPlan(
       const bytes = outputBytes[k];
       const buffer = buffers.get(`out${k}`);
       if (bytes === undefined || !buffer) throw new Error(`The plan has no output ${k}`);
-      return await gpu.read(buffer, Math.max(4, Math.ceil(bytes / 4) * 4));
+      return await withTimerPolling(() => gpu.read(buffer, Math.max(4, Math.ceil(bytes / 4) * 4)));
     },
     destroy() {
       for (const buffer of buffers.values()) buffer.destroy();
@@ -161,7 +183,7 @@ export async function runPlan(
     for (let k = 0; k < outputBytes.length; k++) {
       outs.push((await bound.readOutput(k)).slice(0, outputBytes[k]!));
     }
-    await gpu.sync();
+    await withTimerPolling(() => gpu.sync());
     return outs;
   } finally {
     bound.destroy();
@@ -194,8 +216,6 @@ export function workerCpuMs(): number {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** Timing of one run of a plan: median wall time and the process CPU time it took. */
 export interface PlanTiming {
   /** Median wall-clock milliseconds per run. */
@@ -210,11 +230,8 @@ export interface PlanTiming {
 }
 
 /**
- * Times a plan over `repeats` submissions after two warm-ups.
- *
- * dawn.node resolves `onSubmittedWorkDone` by polling with `setImmediate`, which under Deno is a
- * busy loop that takes one of the software adapter's cores. So each timed submission first
- * sleeps (timers, no polling) for 90% of the warm-up's duration and only then waits on the queue.
+ * Times a plan over `repeats` submissions after a warm-up (whose first dispatch includes
+ * lavapipe's JIT compile), waiting with {@link withTimerPolling}.
  *
  * @example
  * ```ts ignore
@@ -230,20 +247,14 @@ export async function timePlan(
 ): Promise<PlanTiming> {
   const bound = await bindPlan(gpu, plan, inputs, outputBytes);
   try {
-    // The first dispatch includes lavapipe's JIT compile; the second estimates a run.
     bound.submit();
-    await gpu.sync();
-    let start = performance.now();
-    bound.submit();
-    await gpu.sync();
-    const warm = performance.now() - start;
+    await withTimerPolling(() => gpu.sync());
     const walls: number[] = [], cpus: number[] = [];
     for (let r = 0; r < repeats; r++) {
       const cpu0 = workerCpuMs();
-      start = performance.now();
+      const start = performance.now();
       bound.submit();
-      await sleep(warm * 0.9);
-      await gpu.sync();
+      await withTimerPolling(() => gpu.sync());
       walls.push(performance.now() - start);
       cpus.push(workerCpuMs() - cpu0);
     }
