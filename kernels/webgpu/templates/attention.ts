@@ -4,8 +4,8 @@
  *
  * The algorithm is FlashAttention-2 (Dao, 2023, "FlashAttention-2: Faster Attention with Better
  * Parallelism and Work Partitioning", Algorithms 1 and 2). The forward pass gives each workgroup
- * a tile of query rows (one row per invocation, its `q` and output accumulator in registers),
- * streams key/value tiles through workgroup memory and keeps a running maximum `m` and sum `l`:
+ * a tile of query rows, streams key/value tiles through workgroup memory and keeps, per row, a
+ * running maximum `m` and sum `l` (the online softmax):
  *
  *     m' = max(m, max_j s_j);  l' = l * 2^(m - m') + sum_j 2^(s_j - m');
  *     o' = o * 2^(m - m') + sum_j 2^(s_j - m') v_j;   out = o / l;  lse = (m + log2 l) ln 2,
@@ -20,9 +20,11 @@
  * dK/dV iterate over query tiles per key tile and dQ over key tiles per query tile, so no
  * atomics are needed (the scores are recomputed in both kernels instead).
  *
- * Keys are processed in chunks of {@link keyChunk} inside a tile: the chunk's scores live in
- * named registers, which keeps every workgroup-memory read uniform across the invocations of a
- * workgroup (a broadcast on GPUs, a scalar load on the software adapter) and the code unrolled.
+ * Every matrix product inside a tile (`Q K^T`, `P V`, `dO V^T`, `P^T dO`, `dS^T Q`, `dS K`) is an
+ * 8 x 8 grid of invocations each owning a register tile of named accumulators (see
+ * `_tile_gemm.ts`): on the software adapter loads per FMA decide the speed, and each load in
+ * the source also costs JIT time. Tiles that must be shared between invocations (`P`, `dS`, the
+ * row maxima and sums) go through workgroup memory.
  *
  * Causal masking is aligned to the end, as in the reference interpreter: key `j` is visible to
  * query `i` iff `j <= i + Sk - Sq`. A query that sees no key gets a zero output and `lse = -inf`.
@@ -194,8 +196,15 @@ var<workgroup> stat: array<f32, ${2 * br}>;
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   ${layout.prologue}
-  let bh = wgIndex / ${qTiles}u;
-  let row0 = (wgIndex % ${qTiles}u) * ${br}u;
+  ${
+    spec.causal
+      ? `// Causal: the last query tiles see the most keys; schedule them first (for every head)
+  // so that the light tiles fill the tail.
+  let bh = wgIndex % ${bh}u;
+  let row0 = (${qTiles - 1}u - wgIndex / ${bh}u) * ${br}u;`
+      : `let bh = wgIndex / ${qTiles}u;
+  let row0 = (wgIndex % ${qTiles}u) * ${br}u;`
+  }
   let tr = lid / ${grid}u;
   let tc = lid % ${grid}u;
   // This invocation's rows rb + i; rows past Sq compute on clamped copies and store nothing.
@@ -561,7 +570,7 @@ function dqKernel(spec: AttentionSpec, target: KernelTarget): Kernel {
   const what = "attentionBackwardPlan";
   const { batch, heads, seqQ: sq, seqK: sk, headDim: d, headDimV: dv, dtype } = spec;
   const bh = batch * heads;
-  const rm = 4, br = grid * rm;
+  const rm = rowsPerThread(sq), br = grid * rm;
   // Workgroup memory (f32): kt [D * BK], vt [Dv * BK], dst [BK * BR].
   const bk = fitRows(4 * (d + dv + br), 0, sk, target, what);
   const rn = bk / grid;
@@ -591,8 +600,15 @@ var<workgroup> dst: array<f32, ${bk * br}>;
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   ${layout.prologue}
-  let bh = wgIndex / ${qTiles}u;
-  let row0 = (wgIndex % ${qTiles}u) * ${br}u;
+  ${
+    spec.causal
+      ? `// Causal: the last query tiles see the most keys; schedule them first (for every head)
+  // so that the light tiles fill the tail.
+  let bh = wgIndex % ${bh}u;
+  let row0 = (${qTiles - 1}u - wgIndex / ${bh}u) * ${br}u;`
+      : `let bh = wgIndex / ${qTiles}u;
+  let row0 = (wgIndex % ${qTiles}u) * ${br}u;`
+  }
   let tr = lid / ${grid}u;
   let tc = lid % ${grid}u;
   let rb = row0 + tr * ${rm}u;

@@ -21,6 +21,11 @@ type Immediate = (callback: (...args: unknown[]) => void, ...args: unknown[]) =>
  * re-arming `setImmediate` until the GPU is done, which under Deno is a busy loop that takes one
  * of the two cores lavapipe computes on (measured: a 3-dispatch attention run took 550 ms with
  * the busy loop, 183 ms with 1 ms timers). The global is restored afterwards.
+ *
+ * @example
+ * ```ts ignore
+ * await withTimerPolling(() => gpu.sync());
+ * ```
  */
 export async function withTimerPolling<T>(wait: () => Promise<T>): Promise<T> {
   const g = globalThis as unknown as { setImmediate?: Immediate };
@@ -34,7 +39,15 @@ export async function withTimerPolling<T>(wait: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The capabilities of `gpu` as kernel generators see them. */
+/**
+ * The capabilities of `gpu` as kernel generators see them, with optional overrides (tests use
+ * small limits to force 2-D grids and small tiles).
+ *
+ * @example
+ * ```ts ignore
+ * const target = kernelTarget(gpu, { maxWorkgroupsPerDimension: 4 });
+ * ```
+ */
 export function kernelTarget(gpu: GpuContext, overrides: Partial<KernelTarget> = {}): KernelTarget {
   const limit = (name: string): number => {
     const value = gpu.info.limits[name];
@@ -70,7 +83,17 @@ function pipelineFor(gpu: GpuContext, name: string, code: string): Promise<GPUCo
   return pipeline;
 }
 
-/** A plan bound to device buffers, ready to dispatch repeatedly. */
+/**
+ * A plan bound to device buffers, ready to dispatch repeatedly.
+ *
+ * @example
+ * ```ts ignore
+ * const bound = await bindPlan(gpu, plan, [x], [n * 4]);
+ * bound.submit();
+ * const out = await bound.readOutput(0);
+ * bound.destroy();
+ * ```
+ */
 export interface BoundPlan {
   /** Encodes and submits every kernel of the plan once (one command buffer). */
   submit(times?: number): void;
@@ -91,6 +114,11 @@ function nanFill(bytes: number): Uint32Array {
 /**
  * Creates buffers for a plan's inputs (uploaded from `inputs`), outputs (`outputBytes` each) and
  * scratch, and compiles its kernels. Throws if a binding names a buffer the plan does not have.
+ *
+ * @example
+ * ```ts ignore
+ * const bound = await bindPlan(gpu, convPlan(spec, target), [x, w], [outBytes]);
+ * ```
  */
 export async function bindPlan(
   gpu: GpuContext,
@@ -193,6 +221,13 @@ export async function runPlan(
 /**
  * CPU milliseconds used so far by every thread of this process except the main one, read from
  * `/proc` (Linux); the whole process's CPU time elsewhere.
+ *
+ * @example
+ * ```ts ignore
+ * const before = workerCpuMs();
+ * // ... run GPU work ...
+ * console.log(workerCpuMs() - before, "ms of lavapipe worker CPU");
+ * ```
  */
 export function workerCpuMs(): number {
   const pid = Deno.pid;
@@ -216,7 +251,14 @@ export function workerCpuMs(): number {
   }
 }
 
-/** Timing of one run of a plan: median wall time and the process CPU time it took. */
+/**
+ * Timing of one run of a plan: median wall time and the worker CPU time it took.
+ *
+ * @example
+ * ```ts ignore
+ * const { wallMs, cpuMs }: PlanTiming = await timePlan(gpu, plan, inputs, outBytes);
+ * ```
+ */
 export interface PlanTiming {
   /** Median wall-clock milliseconds per run. */
   readonly wallMs: number;

@@ -247,7 +247,7 @@ Deno.test("attention plans reject f16 without shader-f16 and bad sizes, naming t
 
 Deno.test("attention plans bind q, k, v, out, lse and respect the workgroup grid limit", () => {
   const spec: AttentionSpec = {
-    batch: 4,
+    batch: 8,
     heads: 8,
     seqQ: 100,
     seqK: 50,
@@ -279,9 +279,9 @@ Deno.test("attention plans bind q, k, v, out, lse and respect the workgroup grid
     }
   }
   assert(attentionForwardPlan({ ...spec, seqQ: 0 }, target).kernels.length === 0);
-  // dQ's 4 * 8 * 4 query tiles of 32 rows cannot fit 5 x 5 x 5 workgroups.
+  // 8 * 8 * 2 query tiles of 64 rows cannot fit 5 x 5 x 5 workgroups.
   assertThrows(
-    () => attentionBackwardPlan(spec, { ...target, maxWorkgroupsPerDimension: 5 }),
+    () => attentionForwardPlan(spec, { ...target, maxWorkgroupsPerDimension: 5 }),
     Error,
     "Cannot lay out 128 workgroups",
   );
