@@ -1,7 +1,6 @@
 /**
  * General convolution (1, 2, 3 or more spatial dimensions) as an implicit GEMM WGSL kernel: the
- * input patches are gathered on the fly into workgroup memory, never materialized as an im2col
- * buffer.
+ * input patches are gathered on the fly, never materialized as an im2col buffer.
  *
  * Layouts follow the `conv` primitive: lhs `[N, C, ...spatial]`, rhs `[O, C/groups, ...kernel]`,
  * out `[N, O, ...outSpatial]`. For each group `g` the product is
@@ -14,11 +13,19 @@
  * `lhsDilation` (so `q_d` must be a multiple of it) and zero-padded (negative padding crops):
  * exactly the reference interpreter's `convReference`.
  *
- * Tiling: a workgroup of 64 invocations computes 64 pixels x `TO` (<= 64) output channels of one
- * group. Per chunk of `KC` = 32 reduction steps it gathers the input tile `[KC][64]` (each
- * invocation one pixel, its coordinates decoded once) and the weight tile `[KC][TO]` into
- * workgroup memory, then invocation `(tr, tc)` accumulates channels `tr * TO/8 + i` of pixels
- * `tc + 8j` (an `TO/8 x 8` register tile, `TO/8 + 8` loads per `8 * TO/8` FMAs).
+ * Two strategies (see {@link convPlan}):
+ * - `"direct"` (default): a workgroup of 16 invocations takes up to 16 output channels of one
+ *   group (weights read uniformly by all invocations) and 8 pixels per invocation, a 16 x 8
+ *   register tile with no workgroup memory and no barrier. Fastest on lavapipe.
+ * - `"tiled"`: a workgroup of 64 invocations computes 64 pixels x `TO` (<= 64) output channels.
+ *   Per chunk of up to 32 reduction steps it gathers the input tile `[KC][64]` (each invocation
+ *   one pixel, its coordinates decoded once) and the weight tile `[KC][TO]` into workgroup
+ *   memory; invocation `(tr, tc)` accumulates channels `tr * TO/8 + i` of pixels `tc + 8j`.
+ *   The classic GPU shape; 2x slower on lavapipe because of its barriers.
+ *
+ * Both run kernel offsets outer and channels inner when a group has at least 8 input channels
+ * (each pixel's window decoded once per kernel offset), else the flat `k = c * kvol + kp` order
+ * (small channel counts, and the kernel-gradient convolutions whose "kernel" is a whole clip).
  *
  * @module
  */
