@@ -1,0 +1,135 @@
+/**
+ * Test data for the kernel-template tests: seeded random arrays, float16 packing, and a bridge to
+ * the reference interpreter.
+ *
+ * @module
+ */
+
+import type { DType } from "../../../../kernels/dtype.ts";
+import { floatToHalfBits, halfBitsToFloat } from "../../../../kernels/half.ts";
+import type { Params, Primitive } from "../../../../kernels/primitives.ts";
+import { evaluatePrimitive } from "../../../../kernels/reference/interpreter.ts";
+
+/**
+ * `n` floats uniform in [-1, 1) from a mulberry32 stream seeded by `seed`, already float32.
+ *
+ * @example
+ * ```ts
+ * import { randomFloats } from "./_data.ts";
+ * randomFloats(3, 7).length; // 3
+ * ```
+ */
+export function randomFloats(n: number, seed: number): Float64Array {
+  let state = seed >>> 0;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = Math.fround(((t ^ (t >>> 14)) >>> 0) / 2 ** 31 - 1);
+  }
+  return out;
+}
+
+/**
+ * The storage bytes of `values` as `dtype` ("f32" or "f16" bits).
+ *
+ * @example
+ * ```ts
+ * import { toStorage } from "./_data.ts";
+ * toStorage([1], "f16"); // Uint16Array [0x3c00]
+ * ```
+ */
+export function toStorage(
+  values: ArrayLike<number>,
+  dtype: "f32" | "f16",
+): Float32Array | Uint16Array {
+  if (dtype === "f32") return Float32Array.from(values);
+  return Uint16Array.from(Array.from(values, (v) => floatToHalfBits(v)));
+}
+
+/**
+ * `values` rounded as `dtype` stores them.
+ *
+ * @example
+ * ```ts
+ * import { roundAs } from "./_data.ts";
+ * roundAs(new Float64Array([0.1]), "f32")[0]; // 0.10000000149011612
+ * ```
+ */
+export function roundAs(values: Float64Array, dtype: "f32" | "f16"): Float64Array {
+  return dtype === "f32"
+    ? values.map((v) => Math.fround(v))
+    : values.map((v) => halfBitsToFloat(floatToHalfBits(v)));
+}
+
+/**
+ * Numbers from storage bytes of `dtype`.
+ *
+ * @example
+ * ```ts
+ * import { fromStorage } from "./_data.ts";
+ * fromStorage(new Uint16Array([0x3c00]).buffer, "f16")[0]; // 1
+ * ```
+ */
+export function fromStorage(bytes: ArrayBuffer, dtype: "f32" | "f16"): Float64Array {
+  return dtype === "f32"
+    ? Float64Array.from(new Float32Array(bytes))
+    : Float64Array.from(new Uint16Array(bytes), (bits) => halfBitsToFloat(bits));
+}
+
+/**
+ * The reference interpreter's outputs of `prim` on float inputs of the given shapes.
+ *
+ * @example
+ * ```ts
+ * import { reference } from "./_data.ts";
+ * const [y] = reference("exp", {}, [{ shape: [1], data: new Float64Array([0]), dtype: "float32" }], [
+ *   { shape: [1], dtype: "float32" },
+ * ]); // y[0] === 1
+ * ```
+ */
+export function reference<P extends Primitive>(
+  prim: P,
+  params: Params<P>,
+  inputs: readonly { shape: readonly number[]; data: Float64Array; dtype: DType }[],
+  outs: readonly { shape: readonly number[]; dtype: DType }[],
+): Float64Array[] {
+  const results = evaluatePrimitive(
+    prim,
+    params,
+    inputs.map(({ shape, data, dtype }) => ({ aval: { shape, dtype }, data })),
+    outs,
+  );
+  return results.map((r) => Float64Array.from(r));
+}
+
+/**
+ * Throws unless `actual` and `expected` agree within `atol + rtol * |expected|` everywhere
+ * (infinities must match exactly); the message names `what`, the index and the values.
+ *
+ * @example
+ * ```ts
+ * import { expectClose } from "./_data.ts";
+ * expectClose("y", new Float64Array([1]), new Float64Array([1 + 1e-9]), 1e-6, 0);
+ * ```
+ */
+export function expectClose(
+  what: string,
+  actual: Float64Array,
+  expected: Float64Array,
+  rtol: number,
+  atol: number,
+): void {
+  if (actual.length !== expected.length) {
+    throw new Error(`${what}: ${actual.length} elements, expected ${expected.length}`);
+  }
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i]!, e = expected[i]!;
+    const ok = Number.isFinite(e) ? Math.abs(a - e) <= atol + rtol * Math.abs(e) : a === e;
+    if (!ok) {
+      throw new Error(`${what}: element ${i} is ${a}, expected ${e} (atol ${atol}, rtol ${rtol})`);
+    }
+  }
+}
