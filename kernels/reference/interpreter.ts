@@ -472,7 +472,7 @@ function attentionReference(
 }
 
 function attentionBackwardReference(
-  [q, k, v, _out, lse, dOut]: readonly RefValue[],
+  [q, k, v, out, lse, dOut]: readonly RefValue[],
   { scale, causal }: Params<"attention_bwd">,
   [dqAval, dkAval, dvAval]: readonly Aval[],
 ): RefData[] {
@@ -486,7 +486,12 @@ function attentionBackwardReference(
       const l = lse!.data[bh * sq + i]!;
       const probs = new Float64Array(sk);
       const dP = new Float64Array(sk);
+      // D_i = rowsum(dO_i * O_i), FlashAttention-2's form of sum_j P_ij dP_ij (equal when `out`
+      // is the forward output); it defines the primitive on any inputs, as the kernels do.
       let rowDot = 0;
+      for (let t = 0; t < dv; t++) {
+        rowDot += dOut!.data[(bh * sq + i) * dv + t]! * out!.data[(bh * sq + i) * dv + t]!;
+      }
       for (let j = 0; j < sk; j++) {
         if (masked(causal, i, j, sq, sk)) continue;
         let s = 0;
@@ -499,7 +504,6 @@ function attentionBackwardReference(
           dp += dOut!.data[(bh * sq + i) * dv + t]! * v!.data[(bh * sk + j) * dv + t]!;
         }
         dP[j] = dp;
-        rowDot += probs[j]! * dp;
       }
       for (let j = 0; j < sk; j++) {
         const pj = probs[j]!;

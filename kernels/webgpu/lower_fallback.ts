@@ -374,13 +374,11 @@ export function attentionBackwardKernels(
       return [
         `let bh = gid / ${sq}i;`,
         `let i = gid % ${sq}i;`,
+        // D_i = rowsum(dOut_i * out_i) (FlashAttention-2; the reference interpreter's form).
         `var rd = 0.0f;`,
-        `for (var j = 0i; j < ${sk}i + dz; j = j + 1i) {`,
-        `  if (${maskText(spec, "i", "j")}) { continue; }`,
-        `  let kr = bh * ${sk}i + j;`,
-        ...probAndDp(h, "gid", "kr").map((l) => "  " + l),
-        `  rd = rd + pij * dp;`,
-        `}`,
+        `for (var t = 0i; t < ${dv}i + dz; t = t + 1i) { rd = fma(${
+          loadExpr(f.dOut, "in5", `gid * ${dv}i + t`, h)
+        }, ${loadExpr(f.o, "in3", `gid * ${dv}i + t`, h)}, rd); }`,
         `rowdot[gid] = rd;`,
         `var g: array<f32, ${d}>;`,
         `for (var j = 0i; j < ${sk}i + dz; j = j + 1i) {`,

@@ -4,10 +4,9 @@
  *
  * Where every operand is in a layout the template contract covers (all `f32`, or all native
  * `f16`), the contract's plan functions are used: `attentionForwardPlan`,
- * `attentionBackwardPlan` and `convPlan`. They come from `lower_fallback.ts` until the
- * hand-written templates land; swapping the import below for `./templates/attention.ts` and
- * `./templates/conv.ts` is the whole change. Other layouts (bfloat16, float16 packed two per
- * u32 on adapters without `shader-f16`) use the layout-generic fallback kernels.
+ * `attentionBackwardPlan` (FlashAttention-2 style, `templates/attention.ts`) and `convPlan`
+ * (implicit GEMM, `templates/conv.ts`). Other layouts (bfloat16, float16 packed two per u32 on
+ * adapters without `shader-f16`) use the layout-generic kernels of `lower_fallback.ts`.
  *
  * @module
  */
@@ -18,15 +17,14 @@ import type { KernelTarget } from "./kernel.ts";
 import type { RuntimePlan } from "./schedule.ts";
 import {
   attentionBackwardKernels,
-  attentionBackwardPlan,
   attentionForwardKernels,
-  attentionForwardPlan,
   type AttentionSpec,
   convKernel,
-  convPlan,
   type PlanOperand,
   scatterKernels,
 } from "./lower_fallback.ts";
+import { attentionBackwardPlan, attentionForwardPlan } from "./templates/attention.ts";
+import { convPlan } from "./templates/conv.ts";
 
 /** The contract dtype when every operand (float32 side outputs aside) is in layout f32 or f16. */
 function contractDtype(formats: readonly StorageFormat[]): "f32" | "f16" | null {
