@@ -91,3 +91,18 @@ export async function put(x: NDArray, name: BackendName): Promise<NDArray> {
   const data = await value.backend.read(value);
   return NDArray.fromBackend(target.fromHost(data, x.aval));
 }
+
+/**
+ * Submits pending work and waits until the device has finished it: for timing compute without
+ * reading results back.
+ *
+ * @example
+ * ```ts ignore
+ * const t0 = performance.now(); step(params); await device.sync(); console.log(performance.now() - t0);
+ * ```
+ */
+export async function sync(): Promise<void> {
+  const backend = defaultBackend();
+  backend.flush();
+  await backend.sync?.();
+}

@@ -89,7 +89,9 @@ async function runRow(row: BenchRow, slots: readonly Slot[], mode: SizeMode): Pr
       results.push({ library: slot.name, status: "unavailable", reason: slot.reason });
       continue;
     }
-    const why = slot.unsupported(row.workload);
+    const why = row.only && !row.only.libraries.includes(slot.name)
+      ? row.only.reason
+      : slot.unsupported(row.workload);
     if (why) {
       results.push({ library: slot.name, status: "unsupported", reason: why });
       continue;

@@ -11,6 +11,8 @@
  * @module
  */
 
+import type { LibraryName } from "./libraries/library.ts";
+
 /** A workload's kind and its sizes (a discriminated union, one member per kind). */
 export type Workload =
   /** `a [M, K] @ b [K, N]`. */
@@ -95,6 +97,8 @@ export interface BenchRow {
   readonly unit: "GFLOP/s" | "GB/s";
   /** Floating-point operations (GFLOP/s rows) or the minimum bytes moved (GB/s rows). */
   readonly work: number;
+  /** Only these libraries run the row (the others are reported with `reason`). */
+  readonly only?: { readonly libraries: readonly LibraryName[]; readonly reason: string };
 }
 
 /**
@@ -215,7 +219,7 @@ function rateRow(id: string, group: BenchGroup, label: string, workload: Workloa
 /** Sizes per mode; the software sizes keep the whole run to a few minutes on 2 cores. */
 const sizes = {
   full: {
-    square: [256, 512, 1024, 2048],
+    square: [256, 512, 1024, 2048, 4096],
     skinny: [4096, 64, 4096],
     elementwise: 16 * 1024 * 1024,
     rowwise: [4096, 3072],
@@ -303,5 +307,27 @@ export function benchRows(mode: SizeMode): BenchRow[] {
       `group norm (${g.groups} groups) [${g.batch},${g.channels},${g.frames},${g.height},${g.width}]`,
       { kind: "groupNorm", ...g },
     ),
+    ...(mode === "full" ? [dropletVideoAttentionRow()] : []),
   ];
+}
+
+/**
+ * The released model's attention: 17,776 tokens (226 text + 49 x 480 x 720 video patches), 48
+ * heads of 64, a batch of 2 (the CFG pair). Peers materialize the S x S scores (2 x 48 x 17776^2
+ * floats = 121 GB), so only Droplet's fused kernel runs it; PyTorch's bf16 SDPA takes 18 ms.
+ */
+function dropletVideoAttentionRow(): BenchRow {
+  const workload = { kind: "attention", batch: 2, heads: 48, seq: 17776, headDim: 64 } as const;
+  return {
+    ...rateRow(
+      "attention_dropletvideo",
+      "attention",
+      "attention B=2 H=48 S=17776 D=64 (DropletVideo-5B)",
+      workload,
+    ),
+    only: {
+      libraries: ["droplet"],
+      reason: "skipped: unfused attention would need 121 GB for the scores",
+    },
+  };
 }

@@ -71,6 +71,8 @@ export interface Backend {
   compile(program: Program, options?: CompileOptions): Executable;
   /** Forces pending lazy work to run now (no-op for eager backends). */
   flush(): void;
+  /** Resolves when all submitted work has finished on the device (eager backends: at once). */
+  sync?(): Promise<void>;
   memoryStats(): MemoryStats;
 }
 

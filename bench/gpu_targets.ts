@@ -1,0 +1,150 @@
+/**
+ * The issue's real-GPU targets, measured as device throughput (no readback in the timed loop):
+ * float32 matmul 4096 (target 40 TFLOP/s) and fused attention at DropletVideo-5B's 17,776 tokens,
+ * 48 heads of 64, batch 2 (target within 10x of PyTorch's bf16 SDPA, 18 ms), forward and
+ * backward. Each result is checked against a float64 host computation on sampled entries first.
+ *
+ * Usage: `deno run -A bench/gpu_targets.ts [--small]` (`--small` shrinks sizes for a software
+ * adapter). Prints one JSON line per row and writes `out/bench/gpu_targets.json`.
+ *
+ * @module
+ */
+
+import { device, jit, lax, type NDArray, np, random, scope } from "../mod.ts";
+
+const small = Deno.args.includes("--small");
+const info = device.info();
+if (info.backend !== "webgpu") {
+  throw new Error(`gpu_targets needs the webgpu device, got ${info.backend}`);
+}
+console.error(`[gpu_targets] ${info.adapter}`);
+
+/** Median seconds per call of `run` over `iters` calls after one warm-up, device-synchronized. */
+async function time(
+  run: () => NDArray[],
+  iters: number,
+): Promise<{ first: number; median: number }> {
+  let t = performance.now();
+  scope(() => run());
+  await device.sync();
+  const first = (performance.now() - t) / 1e3;
+  const samples: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    t = performance.now();
+    scope(() => run());
+    await device.sync();
+    samples.push((performance.now() - t) / 1e3);
+  }
+  samples.sort((a, b) => a - b);
+  return { first, median: samples[Math.floor(samples.length / 2)]! };
+}
+
+interface Row {
+  row: string;
+  shape: string;
+  seconds: number;
+  firstSeconds: number;
+  tflops: number;
+  maxRelError: number;
+  target: string;
+}
+
+const rows: Row[] = [];
+function report(row: Row): void {
+  rows.push(row);
+  console.log(JSON.stringify(row));
+}
+
+// Matmul: [n, n] x [n, n] float32.
+{
+  const n = small ? 512 : 4096;
+  const [ka, kb] = random.split(random.key(1));
+  const a = random.normal(ka!, [n, n]), b = random.normal(kb!, [n, n]);
+  const f = jit((x: NDArray, y: NDArray) => np.matmul(x, y));
+  const c = f(a, b);
+  // Check 64 sampled entries against float64 dot products.
+  const [ah, bh, ch] = [await a.data(), await b.data(), await c.data()] as Float32Array[];
+  let worst = 0;
+  for (let s = 0; s < 64; s++) {
+    const i = (s * 7919) % n, j = (s * 104729) % n;
+    let acc = 0;
+    for (let k = 0; k < n; k++) acc += ah![i * n + k]! * bh![k * n + j]!;
+    worst = Math.max(worst, Math.abs(ch![i * n + j]! - acc) / (Math.abs(acc) + Math.sqrt(n)));
+  }
+  c.dispose();
+  const t = await time(() => [f(a, b)], small ? 5 : 20);
+  report({
+    row: "matmul_f32",
+    shape: `[${n}x${n}]x[${n}x${n}]`,
+    seconds: t.median,
+    firstSeconds: t.first,
+    tflops: (2 * n ** 3) / t.median / 1e12,
+    maxRelError: worst,
+    target: ">= 40 TFLOP/s on an H100/H200 (PyTorch f32 without TF32: 51)",
+  });
+}
+
+// Attention: q, k, v [B, H, S, D] float32, no mask, scale 1/8.
+{
+  const [b, h, s, d] = small ? [1, 4, 512, 64] : [2, 48, 17776, 64];
+  const keys = random.split(random.key(2), 4);
+  const [q, k, v, dOut] = keys.map((key) => random.normal(key, [b, h, s, d]));
+  const params = { scale: 1 / Math.sqrt(d), causal: false };
+  const fwd = jit((q: NDArray, k: NDArray, v: NDArray) => lax.attention(q, k, v, params));
+  const [out, lse] = fwd(q!, k!, v!);
+  // Check two query rows of head (0, 0) against float64 softmax attention on the host.
+  const [qh, kh, vh, oh] = [
+    await q!.data(),
+    await k!.data(),
+    await v!.data(),
+    await out.data(),
+  ] as Float32Array[];
+  let worst = 0;
+  for (const i of [0, s - 1]) {
+    const scores = new Float64Array(s);
+    let m = -Infinity;
+    for (let j = 0; j < s; j++) {
+      let dot = 0;
+      for (let t = 0; t < d; t++) dot += qh![i * d + t]! * kh![j * d + t]!;
+      scores[j] = dot * params.scale;
+      m = Math.max(m, scores[j]!);
+    }
+    let sum = 0;
+    for (let j = 0; j < s; j++) sum += Math.exp(scores[j]! - m);
+    for (let t = 0; t < d; t++) {
+      let acc = 0;
+      for (let j = 0; j < s; j++) acc += (Math.exp(scores[j]! - m) / sum) * vh![j * d + t]!;
+      worst = Math.max(worst, Math.abs(oh![i * d + t]! - acc) / (Math.abs(acc) + 1e-2));
+    }
+  }
+  const flops = 4 * b * h * s * s * d;
+  const tf = await time(() => fwd(q!, k!, v!), small ? 3 : 5);
+  report({
+    row: "attention_fwd_f32",
+    shape: `B=${b} H=${h} S=${s} D=${d}`,
+    seconds: tf.median,
+    firstSeconds: tf.first,
+    tflops: flops / tf.median / 1e12,
+    maxRelError: worst,
+    target: "within 10x of PyTorch bf16 SDPA forward (18 ms for B=2 at S=17776): <= 180 ms",
+  });
+  const bwd = jit((q: NDArray, k: NDArray, v: NDArray, o: NDArray, l: NDArray, g: NDArray) =>
+    lax.attentionBackward(q, k, v, o, l, g, params)
+  );
+  const tb = await time(() => bwd(q!, k!, v!, out, lse, dOut!), small ? 3 : 3);
+  report({
+    row: "attention_bwd_f32",
+    shape: `B=${b} H=${h} S=${s} D=${d}`,
+    seconds: tb.median,
+    firstSeconds: tb.first,
+    tflops: (2.5 * flops) / tb.median / 1e12,
+    maxRelError: NaN,
+    target: "(reported; FLOPs counted as 2.5x forward)",
+  });
+}
+
+await Deno.mkdir("out/bench", { recursive: true });
+await Deno.writeTextFile(
+  "out/bench/gpu_targets.json",
+  JSON.stringify({ adapter: info.adapter, rows }, null, 2),
+);
