@@ -19,9 +19,10 @@ tar cf - --exclude='*/dist/darwin-*' --exclude='*/dist/win32-*' --exclude='*/dis
   node_modules | xz -T2 -6 > .device/nm.tar.xz
 mkdir -p /tmp/amd64/partial
 o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
-ls .device/gl/*.deb >/dev/null 2>&1 || { apt-get $o update -qq && (cd .device/gl && apt-get $o download libvulkan1); }
+ls .device/gl/*.deb >/dev/null 2>&1 || { apt-get $o update -qq && (cd .device/gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2); }
 cat > .device/boot.sh <<'BOOT'
-# On the GPU machine: unpack Deno and node_modules, install the Vulkan loader, use the NVIDIA ICD.
+# On the GPU machine: unpack Deno and node_modules, install the Vulkan loader and the glvnd
+# libraries the NVIDIA ICD loads (without libGLX it reports no driver), use the NVIDIA ICD.
 for f in .device/gl/*.deb; do dpkg -x "$f" /; done; ldconfig
 mkdir -p /tmp/dv && xz -dc .device/deno.xz > /tmp/dv/deno && chmod +x /tmp/dv/deno
 tar xJf .device/nm.tar.xz
