@@ -7,12 +7,14 @@
  * @module
  */
 
-import type {
-  Aval,
-  BinaryPrimitive,
-  Params,
-  Primitive,
-  UnaryPrimitive,
+import {
+  type Aval,
+  type BinaryPrimitive,
+  binaryPrimitives,
+  type Params,
+  type Primitive,
+  type UnaryPrimitive,
+  unaryPrimitives,
 } from "../kernels/primitives.ts";
 import { fmtShape } from "../kernels/shape.ts";
 import { bind, NDArray } from "./array.ts";
@@ -130,55 +132,12 @@ function shifted<P extends Primitive>(
 
 const plusOne = (axes: readonly number[]) => axes.map((a) => a + 1);
 
-const unaryNames: readonly UnaryPrimitive[] = [
-  "neg",
-  "recip",
-  "exp",
-  "log",
-  "sqrt",
-  "rsqrt",
-  "sin",
-  "cos",
-  "tanh",
-  "logistic",
-  "erf",
-  "abs",
-  "sign",
-  "floor",
-  "ceil",
-  "round",
-  "logical_not",
-  "is_nan",
-];
-const binaryNames: readonly BinaryPrimitive[] = [
-  "add",
-  "sub",
-  "mul",
-  "div",
-  "rem",
-  "pow",
-  "max",
-  "min",
-  "atan2",
-  "eq",
-  "ne",
-  "lt",
-  "le",
-  "gt",
-  "ge",
-  "and",
-  "or",
-  "xor",
-  "shift_left",
-  "shift_right",
-];
-
 /** The batching rule of every primitive. */
 export const batchRules: { [P in Primitive]: BatchRule<P> } = {
-  ...(Object.fromEntries(unaryNames.map((p) => [p, elementwise(p)])) as {
+  ...(Object.fromEntries(unaryPrimitives.map((p) => [p, elementwise(p)])) as {
     [P in UnaryPrimitive]: BatchRule<P>;
   }),
-  ...(Object.fromEntries(binaryNames.map((p) => [p, elementwise(p)])) as {
+  ...(Object.fromEntries(binaryPrimitives.map((p) => [p, elementwise(p)])) as {
     [P in BinaryPrimitive]: BatchRule<P>;
   }),
   select: elementwise("select"),
