@@ -238,6 +238,55 @@ class Geometry {
     ];
   }
 
+  /**
+   * Nested loops over the kernel window (spatial dimension 0 outermost) around `body`, for the
+   * pixels of {@link pixel} with suffixes `ss`: each level advances every pixel's window
+   * position by one kernel step of its dimension, so the innermost body sees `ok{s}`/`at{s}`
+   * (as {@link window} computes them) and the flat kernel offset `kp` with no integer division
+   * or modulo per step (on lavapipe those cost more than the multiply-adds when a group has
+   * few input channels, e.g. the kernel-gradient convolutions whose "kernel" is a whole clip).
+   * Offsets are visited in increasing `kp`, so the reduction order is that of a flat loop.
+   */
+  windowLoops(ss: readonly string[], body: string): string {
+    const p = this.spec.params;
+    const nd = this.nd;
+    const level = (d: number): string => {
+      if (d === nd) {
+        const kp = range(nd).reduce(
+          (acc, a) => (a === 0 ? "kw0" : `(${acc}) * ${this.kSp[a]}u + kw${a}`),
+          "",
+        );
+        return [
+          `let kp = ${kp};`,
+          ...ss.flatMap((
+            s,
+          ) => [`let ok${s} = ok${s}_${nd - 1};`, `let at${s} = at${s}_${nd - 1};`]),
+          body,
+        ].join("\n    ");
+      }
+      const ld = p.lhsDilation[d]!;
+      const lines = ss.flatMap((s) => {
+        const q = `q${s}_${d}`;
+        const okUp = d === 0 ? `valid${s}` : `ok${s}_${d - 1}`;
+        const atUp = d === 0 ? `base${s}` : `at${s}_${d - 1}`;
+        const inside = ld === 1
+          ? `${q} >= 0 && ${q} < ${this.inSp[d]}`
+          : `${q} >= 0 && ${q} % ${ld} == 0 && ${q} / ${ld} < ${this.inSp[d]}`;
+        const offset = ld === 1 ? `u32(max(${q}, 0))` : `u32(max(${q}, 0) / ${ld})`;
+        return [
+          `let ${q} = q0${s}_${d} + i32(kw${d}) * ${p.rhsDilation[d]};`,
+          `let ok${s}_${d} = ${okUp} && ${inside};`,
+          `let at${s}_${d} = ${atUp} + ${offset} * ${this.#inStrides[d]}u;`,
+        ];
+      });
+      return `for (var kw${d} = 0u; kw${d} < ${this.kSp[d]}u; kw${d}++) {
+    ${lines.join("\n    ")}
+    ${level(d + 1)}
+    }`;
+    };
+    return level(0);
+  }
+
   /** The input element of channel `c` at the window of pixel `s` (zero outside). */
   read(c: string, s: string): string {
     return `select(0.0, f32(x[min(at${s} + ${c} * ${this.inPlane}u, ${this.xLen - 1}u)]), ok${s})`;
@@ -325,26 +374,32 @@ function directKernel(geo: Geometry, header: string, target: KernelTarget): Kern
     `let wr${i} = (g * ${og}u + min(og0 + ${i}u, ${og - 1}u)) * ${kTotal}u;`
   );
   const fmas = tileCells(ro, rp).map(([i, j]) => `acc${i}_${j} = fma(a${i}, b${j}, acc${i}_${j});`);
+  const pixels = range(rp).map((j) => `${j}`);
   const reduction = channelsInner
-    ? `for (var kp = 0u; kp < ${kvol}u; kp++) {
-    ${range(rp).flatMap((j) => geo.window("kp", `${j}`)).join("\n    ")}
-    for (var c = 0u; c < ${cg}u; c++) {
+    ? geo.windowLoops(
+      pixels,
+      `for (var c = 0u; c < ${cg}u; c++) {
       ${range(rp).map((j) => `let b${j} = ${geo.read("c", `${j}`)};`).join("\n      ")}
       ${
-      range(ro).map((i) => `let a${i} = f32(w[min(wr${i} + c * ${kvol}u + kp, ${wLen - 1}u)]);`)
-        .join("\n      ")
-    }
+        range(ro).map((i) => `let a${i} = f32(w[min(wr${i} + c * ${kvol}u + kp, ${wLen - 1}u)]);`)
+          .join("\n      ")
+      }
       ${fmas.join("\n      ")}
-    }
-  }`
-    : `for (var k = 0u; k < ${kTotal}u; k++) {
+    }`,
+    )
+    : `for (var c = 0u; c < ${cg}u; c++) {
     // Reduction step k = c * kvol + kp.
-    let c = k / ${kvol}u;
-    let kp = k % ${kvol}u;
-    ${range(rp).flatMap((j) => geo.window("kp", `${j}`)).join("\n    ")}
-    ${range(rp).map((j) => `let b${j} = ${geo.read("c", `${j}`)};`).join("\n    ")}
-    ${range(ro).map((i) => `let a${i} = f32(w[min(wr${i} + k, ${wLen - 1}u)]);`).join("\n    ")}
-    ${fmas.join("\n    ")}
+    ${
+      geo.windowLoops(
+        pixels,
+        `${range(rp).map((j) => `let b${j} = ${geo.read("c", `${j}`)};`).join("\n    ")}
+    ${
+          range(ro).map((i) => `let a${i} = f32(w[min(wr${i} + c * ${kvol}u + kp, ${wLen - 1}u)]);`)
+            .join("\n    ")
+        }
+    ${fmas.join("\n    ")}`,
+      )
+    }
   }`;
   const code = `${geo.bindings(header)}
 
