@@ -7,9 +7,12 @@
  * SIMD chunk on lavapipe) and share the row of A (a broadcast). When an operand is contiguous
  * along K it is read as `vec4` four K-steps at a time. Skinny products (few output tiles, long
  * K) split K across workgroups and reduce the partial sums in a second kernel, which then runs
- * the epilogue. Operands are any strided views (transposes and broadcast batches are free);
- * the epilogue is an IR expression of the accumulator (`acc`) and the output index (`bt`,
- * `i`, `j`), so bias, activation, residual add and scaling run before the single store.
+ * the epilogue. On GPUs (adapters that are not software) float32-accumulating products of at
+ * least 64 x 64 use a workgroup-memory tiled kernel instead (128 x 128 block tiles with 8 x 8
+ * per thread, or 64 x 64 with 4 x 4 when there are few tiles; double-buffered panels, `vec4`
+ * loads); software adapters keep the register-tiled kernel. Operands are any strided views
+ * (transposes and broadcast batches are free); the epilogue is an IR expression of the
+ * accumulator (`acc`) and the output index (`bt`, `i`, `j`), so bias, activation, residual add and scaling run before the single store.
  *
  * @module
  */
@@ -73,6 +76,12 @@ export interface MatmulTiles {
   readonly groups: number;
   /** Tile order: along M first ("col": consecutive tiles share B's column panel) or N first. */
   readonly order?: "row" | "col";
+  /**
+   * Workgroup-memory tiling (GPUs): 16 x 16 threads share `64 * blocked`-square tiles of A and
+   * B staged through double-buffered workgroup memory, each thread a `4 * blocked`-square
+   * register tile; `wx`, `wy`, `tm`, `tv` are then unused. Float32 accumulation only.
+   */
+  readonly blocked?: 1 | 2;
 }
 
 /**
@@ -94,6 +103,7 @@ export function chooseTiles(
   n: number,
   k: number,
   software: boolean,
+  allowBlocked = true,
 ): MatmulTiles {
   // Tuned on lavapipe (2 cores) and on an H200 through Dawn's Vulkan backend (24 TFLOP/s at
   // 4096 with 8x8 register tiles and 16x4 threads).
@@ -103,6 +113,19 @@ export function chooseTiles(
   const tv = n >= 128 ? 2 : 1;
   const wx = software ? 8 : 16;
   const wy = software ? 1 : (m >= 64 ? 4 : m >= 16 ? 2 : 1);
+  if (!software && allowBlocked && m >= 64 && n >= 64 && k >= 32) {
+    // Workgroup-memory tiles on GPUs (see blockedKernel): 128 x 128 block tiles with 8 x 8
+    // per thread once there are enough of them to fill the machine (an H100/H200 has 132
+    // SMs), 64 x 64 with 4 x 4 per thread otherwise.
+    const big = batch * Math.ceil(m / 128) * Math.ceil(n / 128) >= 128;
+    const edge = big ? 128 : 64;
+    const blocks = batch * Math.ceil(m / edge) * Math.ceil(n / edge);
+    let split = 1;
+    if (blocks < 128 && k >= 1024) {
+      split = Math.max(1, Math.min(16, Math.floor(k / 256), Math.ceil(256 / blocks)));
+    }
+    return { wx: 16, wy: 16, tm: 1, tv: 1, splitK: split, groups: 1 << 20, blocked: big ? 2 : 1 };
+  }
   const tiles = batch * Math.ceil(m / (wy * tm)) * Math.ceil(n / (wx * 4 * tv));
   let splitK = 1;
   const busy = software ? 32 : 256;
@@ -143,12 +166,28 @@ function vec4AlongN(op: MatmulOperand, n: number): boolean {
 export function matmulPlan(spec: MatmulSpec): RuntimePlan {
   const chosen = spec.tiles ??
     chooseTiles(spec.batch, spec.m, spec.n, spec.k, spec.software ?? false);
-  // Split-K sums partials in float32; integer products wrap and must not be split.
-  const tiles = spec.type === "f32" ? chosen : { ...chosen, splitK: 1 };
-  if (tiles.splitK <= 1) return { kernels: [mainKernel(spec, tiles, null)], scratch: [] };
+  // Split-K sums partials in float32 and the workgroup tiles hold float32: integer products
+  // (which wrap) take the register-tiled kernel without splitting.
+  const fits = (blocked: 1 | 2) =>
+    blockedBytes(blocked) <= spec.target.maxWorkgroupStorageBytes &&
+    spec.target.maxInvocationsPerWorkgroup >= 256;
+  const usable = !chosen.blocked || fits(chosen.blocked)
+    ? chosen
+    : fits(1)
+    ? { ...chosen, blocked: 1 as const }
+    : chooseTiles(spec.batch, spec.m, spec.n, spec.k, spec.software ?? false, false);
+  const tiles = spec.type === "f32" ? usable : {
+    ...(usable.blocked
+      ? chooseTiles(spec.batch, spec.m, spec.n, spec.k, spec.software ?? false, false)
+      : usable),
+    splitK: 1,
+  };
+  const kernelOf = (partial: string | null) =>
+    tiles.blocked ? blockedKernel(spec, tiles, partial) : mainKernel(spec, tiles, partial);
+  if (tiles.splitK <= 1) return { kernels: [kernelOf(null)], scratch: [] };
   const partials = spec.batch * spec.m * spec.n * tiles.splitK;
   return {
-    kernels: [mainKernel(spec, tiles, "partial"), reduceKernel(spec, tiles.splitK)],
+    kernels: [kernelOf("partial"), reduceKernel(spec, tiles.splitK)],
     scratch: [{ name: "partial", bytes: partials * 4 }],
   };
 }
@@ -408,4 +447,284 @@ function reduceKernel(spec: MatmulSpec, splits: number): RuntimeKernel {
     workgroups: grid,
   };
   return isPacked(spec.output) ? { ...kernel, clear: ["out0"] } : kernel;
+}
+
+/** Depth of the K slices staged through workgroup memory by {@link blockedKernel}. */
+const blockK = 8;
+
+/** Bytes of workgroup memory {@link blockedKernel} needs (two buffers each of A and B). */
+function blockedBytes(blocked: 1 | 2): number {
+  return 2 * 2 * blockK * 64 * blocked * 4;
+}
+
+/**
+ * The workgroup-memory tiled kernel for GPUs (after the CUTLASS / "SGEMM on NVIDIA" scheme):
+ * 16 x 16 threads compute a `BM x BN` block tile (`BM = BN = 64 * blocked`); per slice of
+ * `blockK` K-steps the block's A panel (`BM x blockK`, stored K-major) and B panel
+ * (`blockK x BN`) are copied to workgroup memory with coalesced (when contiguous, `vec4`)
+ * global loads, and each thread accumulates a `4 blocked x 4 blocked` register tile from
+ * `vec4` reads of the panels: its rows are `ty * 4 + 64 h + r` and its columns `tx * 4 + 64 h +
+ * c` (`h < blocked`, `r, c < 4`), so a warp's reads of one panel row are broadcasts or
+ * consecutive. The panels are double-buffered with register prefetch: the next slice's global
+ * loads are issued before the current slice's arithmetic and stored to the other buffer after
+ * it, so one `workgroupBarrier` per slice separates every write of a buffer from the reads
+ * before and after it. All barriers are in uniform control flow (loop bounds depend only on
+ * the workgroup id).
+ */
+function blockedKernel(spec: MatmulSpec, t: MatmulTiles, partial: string | null): RuntimeKernel {
+  const { m, n, k, a, b } = spec;
+  const h = t.blocked ?? 2;
+  const bm = 64 * h, bn = 64 * h, tr = 4 * h;
+  const tilesM = Math.ceil(m / bm), tilesN = Math.ceil(n / bn);
+  const total = spec.batch * tilesM * tilesN * t.splitK;
+  const groups = Math.min(total, t.groups);
+  const grid = workgroupGrid(groups, spec.target.maxWorkgroupsPerDimension);
+  const aK4 = vec4AlongK(a, k), bN4 = vec4AlongN(b, n), bK4 = !bN4 && vec4AlongK(b, k);
+  const vecSlots = new Set<number>();
+  if (aK4) vecSlots.add(a.slot);
+  if (bN4 || bK4) vecSlots.add(b.slot);
+  const emitter = new WgslEmitter((slot) => `in${slot}`);
+  const helpers = emitter.helpers;
+  const { lines: decls, bindings } = declarations(spec, vecSlots, partial ? [partial] : []);
+  if (!partial) {
+    decls.push(
+      bindingDecl(bindings.length, "out0", spec.output, "read_write", isPacked(spec.output)),
+    );
+    bindings.push({ buffer: "out0", access: "read_write" });
+  }
+  // Shared panels, as vec4s: sa[buf][q][row / 4] (K-major A) and sb[buf][q][col / 4].
+  const sliceA = blockK * bm / 4, sliceB = blockK * bn / 4;
+  decls.push(
+    `var<workgroup> sa: array<vec4<f32>, ${2 * sliceA}>;`,
+    `var<workgroup> sb: array<vec4<f32>, ${2 * sliceB}>;`,
+  );
+  const kChunk = Math.ceil(k / t.splitK / blockK) * blockK;
+  const la = (idx: string) => loadText(a.format, `in${a.slot}`, idx, helpers);
+  const lb = (idx: string) => loadText(b.format, `in${b.slot}`, idx, helpers);
+  const body: string[] = [];
+  body.push(
+    `  let wlin = i32(wid.x + wid.y * ${grid[0]}u + wid.z * ${grid[0] * grid[1]}u);`,
+    `  let dz = i32(wid.x >> 31u);`,
+    `  let tx = i32(lid.x);`,
+    `  let tyy = i32(lid.y);`,
+    `  let tid = tyy * 16i + tx;`,
+    `  for (var wtile = wlin; wtile < ${total}i; wtile = wtile + ${groups}i) {`,
+    `  let split = wtile % ${t.splitK}i;`,
+    `  let tile = wtile / ${t.splitK}i;`,
+    `  let bt = tile / ${tilesM * tilesN}i;`,
+    `  let tileM = (tile / ${tilesN}i) % ${tilesM}i;`,
+    `  let tileN = tile % ${tilesN}i;`,
+    `  let kBegin = split * ${kChunk}i;`,
+    `  let kEnd = min(kBegin + ${kChunk}i, ${k}i);`,
+  );
+  /**
+   * Per-thread copy jobs of one panel: `count` units (vec4s or scalars) per slice, `256` at a
+   * time; `load(e, k0)` gives the unit's register value and `store(e, v, buf)` its stores.
+   */
+  interface Copy {
+    readonly name: string;
+    readonly count: number;
+    readonly type: string;
+    readonly load: (e: string, k0: string) => string[];
+    readonly store: (e: string, buf: string) => string[];
+  }
+  const copies: Copy[] = [];
+  emitter.scope(() => {
+    const [aBase, bBase] = emitter.emit([a.base, b.base], body, "  ");
+    // ---- A panel: BM rows x blockK K-steps, stored K-major.
+    const storeA = (buf: string, row: string, q: string, v: string) => [
+      `sa[${buf} * ${sliceA}i + (${q}) * ${bm / 4}i + (${row}) / 4i][(${row}) % 4i] = ${v};`,
+    ];
+    const rowA = (row: string) =>
+      `${aBase} + min(tileM * ${bm}i + ${row}, ${m - 1}i) * ${a.rowStride}i`;
+    if (aK4) {
+      copies.push({
+        name: "pa",
+        count: bm * blockK / 4,
+        type: "vec4<f32>",
+        load: (e, k0) => [
+          `let kq = ${k0} + (${e} % ${blockK / 4}i) * 4i;`,
+          `let g = (${rowA(`${e} / ${blockK / 4}i`)} + min(kq, ${k - 4}i)) >> 2u;`,
+          `v = select(vec4<f32>(0.0f), in${a.slot}v[g], kq < kEnd);`,
+        ],
+        store: (e, buf) => {
+          const row = `${e} / ${blockK / 4}i`, q = `(${e} % ${blockK / 4}i) * 4i`;
+          return ["x", "y", "z", "w"].flatMap((c, i) => storeA(buf, row, `${q} + ${i}i`, `v.${c}`));
+        },
+      });
+    } else {
+      // Consecutive threads read consecutive addresses along A's contiguous axis.
+      const kMajor = a.kStride === 1;
+      const rowOf = (e: string) => kMajor ? `${e} / ${blockK}i` : `${e} % ${bm}i`;
+      const qOf = (e: string) => kMajor ? `${e} % ${blockK}i` : `${e} / ${bm}i`;
+      copies.push({
+        name: "pa",
+        count: bm * blockK,
+        type: "f32",
+        load: (e, k0) => [
+          `let kq = ${k0} + ${qOf(e)};`,
+          `v = select(0.0f, ${
+            la(`${rowA(rowOf(e))} + min(kq, ${k - 1}i) * ${a.kStride}i`)
+          }, kq < kEnd);`,
+        ],
+        store: (e, buf) => storeA(buf, rowOf(e), qOf(e), "v"),
+      });
+    }
+    // ---- B panel: blockK K-steps x BN columns.
+    const colB = (col: string) =>
+      `${bBase} + min(tileN * ${bn}i + ${col}, ${n - 1}i) * ${b.rowStride}i`;
+    const storeB = (buf: string, q: string, col: string, v: string) =>
+      `sb[${buf} * ${sliceB}i + (${q}) * ${bn / 4}i + (${col}) / 4i][(${col}) % 4i] = ${v};`;
+    if (bN4) {
+      copies.push({
+        name: "pb",
+        count: blockK * bn / 4,
+        type: "vec4<f32>",
+        load: (e, k0) => [
+          `let kq = ${k0} + ${e} / ${bn / 4}i;`,
+          `let g = (${bBase}) / 4i + min(tileN * ${bn / 4}i + ${e} % ${bn / 4}i, ${
+            n / 4 - 1
+          }i) + min(kq, ${k - 1}i) * ${b.kStride / 4}i;`,
+          `v = select(vec4<f32>(0.0f), in${b.slot}v[g], kq < kEnd);`,
+        ],
+        store: (e, buf) => [`sb[${buf} * ${sliceB}i + ${e}] = v;`],
+      });
+    } else if (bK4) {
+      copies.push({
+        name: "pb",
+        count: bn * blockK / 4,
+        type: "vec4<f32>",
+        load: (e, k0) => [
+          `let kq = ${k0} + (${e} % ${blockK / 4}i) * 4i;`,
+          `let g = (${colB(`${e} / ${blockK / 4}i`)} + min(kq, ${k - 4}i)) >> 2u;`,
+          `v = select(vec4<f32>(0.0f), in${b.slot}v[g], kq < kEnd);`,
+        ],
+        store: (e, buf) => {
+          const col = `${e} / ${blockK / 4}i`, q = `(${e} % ${blockK / 4}i) * 4i`;
+          return ["x", "y", "z", "w"].map((c, i) => storeB(buf, `${q} + ${i}i`, col, `v.${c}`));
+        },
+      });
+    } else {
+      const nMajor = b.rowStride === 1;
+      const colOf = (e: string) => nMajor ? `${e} % ${bn}i` : `${e} / ${blockK}i`;
+      const qOf = (e: string) => nMajor ? `${e} / ${bn}i` : `${e} % ${blockK}i`;
+      copies.push({
+        name: "pb",
+        count: blockK * bn,
+        type: "f32",
+        load: (e, k0) => [
+          `let kq = ${k0} + ${qOf(e)};`,
+          `v = select(0.0f, ${
+            lb(`${colB(colOf(e))} + min(kq, ${k - 1}i) * ${b.kStride}i`)
+          }, kq < kEnd);`,
+        ],
+        store: (e, buf) => [storeB(buf, qOf(e), colOf(e), "v")],
+      });
+    }
+    // Prefetch registers: unit `tid + 256 s` of each panel goes through `{name}{s}`.
+    const slots = (c: Copy) => Math.ceil(c.count / 256);
+    for (const c of copies) {
+      for (let s = 0; s < slots(c); s++) body.push(`  var ${c.name}${s}: ${c.type};`);
+    }
+    const guarded = (c: Copy, s: number, lines: string[]) => {
+      const e = `(tid + ${256 * s}i)`;
+      return c.count % 256 === 0 ? lines : [`if (${e} < ${c.count}i) {`, ...lines, "}"];
+    };
+    const loadAll = (k0: string, indent: string) => {
+      for (const c of copies) {
+        for (let s = 0; s < slots(c); s++) {
+          const e = `(tid + ${256 * s}i)`;
+          const inner = [`{`, `var v: ${c.type};`, ...c.load(e, k0), `${c.name}${s} = v;`, `}`];
+          body.push(...guarded(c, s, inner).map((l) => indent + l));
+        }
+      }
+    };
+    const storeAll = (buf: string, indent: string) => {
+      for (const c of copies) {
+        for (let s = 0; s < slots(c); s++) {
+          const e = `(tid + ${256 * s}i)`;
+          const inner = [`{`, `let v = ${c.name}${s};`, ...c.store(e, buf), `}`];
+          body.push(...guarded(c, s, inner).map((l) => indent + l));
+        }
+      }
+    };
+    for (let r = 0; r < tr; r++) {
+      for (let c = 0; c < tr; c++) body.push(`  var c${r}_${c}: f32 = 0.0f;`);
+    }
+    // Slice 0 into buffer 0, then per slice: prefetch the next, compute, store it, barrier.
+    loadAll("kBegin", "  ");
+    storeAll("0i", "  ");
+    body.push(
+      "  workgroupBarrier();",
+      `  let slices = (kEnd - kBegin + ${blockK - 1}i) / ${blockK}i;`,
+      `  for (var sl = 0i; sl < slices + dz; sl = sl + 1i) {`,
+      `    let cur = sl & 1i;`,
+      `    let more = sl + 1i < slices;`,
+      `    if (more) {`,
+    );
+    loadAll(`kBegin + (sl + 1i) * ${blockK}i`, "      ");
+    body.push("    }");
+    // A loop over the slice's K-steps (each iteration is tr * tr FMAs: its overhead is small
+    // unrolled or not, and lavapipe compiles a loop far faster than its unrolled body).
+    const q4 = ["x", "y", "z", "w"];
+    body.push(`    for (var q = 0i; q < ${blockK}i + dz; q = q + 1i) {`);
+    for (let g = 0; g < h; g++) {
+      body.push(`      let a${g} = sa[cur * ${sliceA}i + q * ${bm / 4}i + ${16 * g}i + tyy];`);
+      body.push(`      let b${g} = sb[cur * ${sliceB}i + q * ${bn / 4}i + ${16 * g}i + tx];`);
+    }
+    for (let r = 0; r < tr; r++) {
+      for (let c = 0; c < tr; c++) {
+        const av = `a${Math.floor(r / 4)}.${q4[r % 4]}`;
+        const bv = `b${Math.floor(c / 4)}.${q4[c % 4]}`;
+        body.push(`      c${r}_${c} = fma(${av}, ${bv}, c${r}_${c});`);
+      }
+    }
+    body.push("    }");
+    body.push("    if (more) {");
+    storeAll("(1i - cur)", "      ");
+    body.push("    }", "    workgroupBarrier();", "  }");
+    const rowOf = (r: string) => `tileM * ${bm}i + (${r}) / 4i * 64i + tyy * 4i + (${r}) % 4i`;
+    const colOf = (c: string) => `tileN * ${bn}i + (${c}) / 4i * 64i + tx * 4i + (${c}) % 4i`;
+    if (partial) {
+      // Partial sums, laid out [split, batch, M, N].
+      for (let r = 0; r < tr; r++) {
+        for (let c = 0; c < tr; c++) {
+          body.push(
+            `  { let i = ${rowOf(`${r}i`)}; let j = ${
+              colOf(`${c}i`)
+            }; if (i < ${m}i && j < ${n}i) { ${partial}[((split * ${spec.batch}i + bt) * ${m}i + i) * ${n}i + j] = c${r}_${c}; } }`,
+          );
+        }
+      }
+    } else {
+      body.push(`  var accs: array<f32, ${tr * tr}>;`);
+      for (let r = 0; r < tr; r++) {
+        for (let c = 0; c < tr; c++) body.push(`  accs[${r * tr + c}] = c${r}_${c};`);
+      }
+      emitter.hoist([spec.epilogue], ["i", "j", "acc"], body, "  ");
+      body.push(`  for (var e = 0i; e < ${tr * tr}i + dz; e = e + 1i) {`);
+      body.push(`    let i = ${rowOf(`e / ${tr}i`)};`, `    let j = ${colOf(`e % ${tr}i`)};`);
+      body.push(`    if (i < ${m}i && j < ${n}i) {`, `      let acc = accs[e];`);
+      emitter.scope(() => {
+        const [v] = emitter.emit([spec.epilogue], body, "      ");
+        body.push(
+          "      " +
+            storeStatement("out0", spec.output, `(bt * ${m}i + i) * ${n}i + j`, v!, helpers),
+        );
+      });
+      body.push("    }", "  }");
+    }
+  });
+  body.push("  }");
+  const code = [
+    ...decls,
+    helperSource(helpers),
+    `@compute @workgroup_size(16, 16)`,
+    "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {",
+    ...body,
+    "}",
+  ].join("\n");
+  const name = `${spec.name}_wg${bm}${partial ? `_splitk${t.splitK}` : ""}`;
+  const kernel: RuntimeKernel = { name, code, bindings, workgroups: grid };
+  return !partial && isPacked(spec.output) ? { ...kernel, clear: ["out0"] } : kernel;
 }
