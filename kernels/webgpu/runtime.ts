@@ -79,6 +79,8 @@ export class Runtime {
   #free = new Map<number, GPUBuffer[]>();
   #pooledBytes = 0;
   #encoder: GPUCommandEncoder | null = null;
+  /** Buffers released while `#encoder` was open: destroyed right after it is submitted. */
+  #retired: GPUBuffer[] = [];
   #pass: GPUComputePassEncoder | null = null;
   /** Errors found by settled error scopes, not yet reported. */
   #found: Error[] = [];
@@ -145,8 +147,7 @@ export class Runtime {
     if (storage.refs < 0) throw new Error("Internal: storage released twice");
     this.liveBytes -= storage.capacity;
     if (this.#pooledBytes + storage.capacity > this.poolLimitBytes) {
-      // Destroying is safe even with queued work: Dawn defers it until the work is done.
-      storage.buffer.destroy();
+      this.#retire(storage.buffer);
       return;
     }
     let list = this.#free.get(storage.capacity);
@@ -155,11 +156,24 @@ export class Runtime {
     this.#pooledBytes += storage.capacity;
   }
 
-  /** Destroys every pooled free buffer. */
+  /** Destroys every pooled free buffer (after recorded work that may use them is submitted). */
   trimPool(): void {
-    for (const list of this.#free.values()) for (const b of list) b.destroy();
+    for (const list of this.#free.values()) for (const b of list) this.#retire(b);
     this.#free.clear();
     this.#pooledBytes = 0;
+  }
+
+  /**
+   * Destroys a buffer no array holds any more. WebGPU lets a buffer be destroyed once the
+   * command buffers that use it are submitted (the GPU keeps it until they finish), but a
+   * command buffer that still references a destroyed buffer fails to submit ("used in submit
+   * while destroyed") and none of its kernels run. Releases happen while kernels are being
+   * recorded (a step's scratch, intermediates after their last reader, donated arguments), so
+   * while an encoder is open the destruction waits for its submit.
+   */
+  #retire(buffer: GPUBuffer): void {
+    if (this.#encoder) this.#retired.push(buffer);
+    else buffer.destroy();
   }
 
   /** Writes host bytes into storage (after any recorded work was submitted). */
@@ -336,6 +350,9 @@ export class Runtime {
       this.device.queue.submit([encoder.finish()]);
     }
     this.counters.submits++;
+    const retired = this.#retired;
+    this.#retired = [];
+    for (const b of retired) b.destroy();
     this.#track(
       this.device.popErrorScope().then((e) =>
         e ? new GpuValidationError("Submitting recorded kernels", e.message) : null
