@@ -130,3 +130,52 @@ Deno.test({
     assertEquals(backend.counters.pipelines, pipelines, "a repeated computation compiled again");
   },
 });
+
+Deno.test({
+  name: "read computes and copies out in one submit and reuses its staging buffers",
+  ignore,
+  async fn() {
+    const backend = createWebgpuBackend((await sharedGpu())!)!;
+    const x = backend.fromHost(Float32Array.from({ length: 3000 }, (_, i) => i), f32([3000]));
+    const read = async () => {
+      const [y] = backend.execute("neg", {}, [x], [f32([3000])]);
+      const before = backend.counters.submits;
+      const out = await backend.read(y!);
+      backend.release(y!);
+      assertEquals(backend.counters.submits - before, 1, "the kernel and the copy were split");
+      return out;
+    };
+    const first = await read();
+    assertEquals([first[0], first[1], first[2999]], [-0, -1, -2999]);
+    const staged = backend.counters.stagingCreated;
+    for (let i = 0; i < 3; i++) await read();
+    assertEquals(backend.counters.stagingCreated, staged, "each read created a staging buffer");
+    assert(backend.runtime.stagingBytes > 0, "the staging buffer was not pooled");
+    // Reads in flight together each take their own staging buffer.
+    const [a] = backend.execute("mul", {}, [x, x], [f32([3000])]);
+    const [b] = backend.execute("add", {}, [x, x], [f32([3000])]);
+    const [ra, rb] = await Promise.all([backend.read(a!), backend.read(b!)]);
+    assertEquals([ra[3], ra[2999], rb[3], rb[2999]], [9, 2999 * 2999, 6, 5998]);
+    for (const y of [a!, b!, x]) backend.release(y);
+    backend.runtime.trimPool();
+    assertEquals(backend.runtime.stagingBytes, 0);
+  },
+});
+
+Deno.test({
+  name: "read converts bool words to bytes and copies odd-length float16 exactly",
+  ignore,
+  async fn() {
+    const backend = createWebgpuBackend((await sharedGpu())!)!;
+    const flags = backend.fromHost(Uint8Array.from([1, 0, 0, 1, 1]), { shape: [5], dtype: "bool" });
+    const [not] = backend.execute("logical_not", {}, [flags], [{ shape: [5], dtype: "bool" }]);
+    assertEquals([...(await backend.read(not!))], [0, 1, 1, 0, 0]);
+    // Three halves are 6 bytes: the staging copy is padded to 8, the result must not be.
+    const bits = Uint16Array.from([0x3c00, 0xc000, 0x7bff]);
+    const h = backend.fromHost(bits, { shape: [3], dtype: "float16" });
+    const out = await backend.read(h);
+    assert(out instanceof Uint16Array && out.length === 3, "float16 reads as 3 raw halves");
+    assertEquals([...out], [...bits]);
+    for (const y of [flags, not!, h]) backend.release(y);
+  },
+});
