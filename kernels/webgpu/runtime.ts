@@ -44,7 +44,12 @@ export interface RuntimeCounters {
   buffersCreated: number;
   /** Staging buffers created for reads (staging pool misses). */
   stagingCreated: number;
+  /** Dispatches that reused a cached bind group. */
+  bindGroupHits: number;
 }
+
+/** Bind groups cached at most (the cache is emptied when full). */
+const maxCachedBindGroups = 4096;
 
 /** One kernel of a debug timing report. */
 interface TimedKernel {
@@ -72,6 +77,7 @@ export class Runtime {
     pipelines: 0,
     buffersCreated: 0,
     stagingCreated: 0,
+    bindGroupHits: 0,
   };
   /** Bytes held by live storage (not counting pooled free buffers). */
   liveBytes = 0;
@@ -94,6 +100,13 @@ export class Runtime {
   /** Buffers released while `#encoder` was open: destroyed right after it is submitted. */
   #retired: GPUBuffer[] = [];
   #pass: GPUComputePassEncoder | null = null;
+  /** The pipeline last set on `#pass`. */
+  #passPipeline: GPUComputePipeline | null = null;
+  #bindGroups = new Map<string, { group: GPUBindGroup; buffers: readonly GPUBuffer[] }>();
+  /** Keys of the cached bind groups that bind each buffer (to drop them when it dies). */
+  #groupKeys = new Map<GPUBuffer, Set<string>>();
+  #bufferIds = new WeakMap<GPUBuffer, number>();
+  #nextBufferId = 0;
   /** Errors found by settled error scopes, not yet reported. */
   #found: Error[] = [];
   /** Settles when every error scope opened so far has been examined. */
@@ -191,7 +204,7 @@ export class Runtime {
    */
   #retire(buffer: GPUBuffer): void {
     if (this.#encoder) this.#retired.push(buffer);
-    else buffer.destroy();
+    else this.#destroy(buffer);
   }
 
   /** Writes host bytes into storage (after any recorded work was submitted). */
@@ -276,20 +289,7 @@ export class Runtime {
         this.#encoder.clearBuffer(this.#buffer(buffers, name, kernel));
       }
     }
-    const entries: GPUBindGroupEntry[] = kernel.bindings.map((binding, i) => ({
-      binding: i,
-      resource: { buffer: this.#buffer(buffers, binding.buffer, kernel) },
-    }));
-    const key = kernel.bindings.map((b) => b.access).join(",");
-    let groupLayout = this.#kernelLayouts.get(key);
-    if (!groupLayout) {
-      groupLayout = this.#groupLayouts.get(this.#layout(kernel))!;
-      this.#kernelLayouts.set(key, groupLayout);
-    }
-    const bindGroup = this.device.createBindGroup({
-      layout: groupLayout,
-      entries,
-    });
+    const bindGroup = this.#bindGroup(kernel, buffers);
     if (this.debug) {
       this.#debugLog(
         `[droplet kernel] ${kernel.name} workgroups=[${kernel.workgroups.join(",")}]`,
@@ -314,13 +314,81 @@ export class Runtime {
       });
       this.#timed.push({ name: kernel.name, workgroups: kernel.workgroups });
     }
-    this.#pass ??= this.#encoder.beginComputePass();
-    this.#pass.setPipeline(pipeline);
+    if (!this.#pass) {
+      this.#pass = this.#encoder.beginComputePass();
+      this.#passPipeline = null;
+    }
+    // Replays of one kernel over many inputs (and chains of one template) skip the rebind.
+    if (this.#passPipeline !== pipeline) {
+      this.#pass.setPipeline(pipeline);
+      this.#passPipeline = pipeline;
+    }
     this.#pass.setBindGroup(0, bindGroup);
     const [x, y, z] = kernel.workgroups;
     this.#pass.dispatchWorkgroups(x, y, z);
     if (timing) this.#endPass();
     this.counters.launches++;
+  }
+
+  /**
+   * The bind group of `kernel` over `buffers`, cached by layout and buffer identity: pooled
+   * buffers come back in the same order call after call, so a jit replay or a training loop
+   * binds the same buffers again, and `createBindGroup` was a third of a dispatch's CPU cost.
+   * Entries are dropped when one of their buffers is destroyed.
+   */
+  #bindGroup(kernel: RuntimeKernel, buffers: ReadonlyMap<string, GPUBuffer>): GPUBindGroup {
+    const accessKey = kernel.bindings.map((b) => b.access).join(",");
+    let groupLayout = this.#kernelLayouts.get(accessKey);
+    if (!groupLayout) {
+      groupLayout = this.#groupLayouts.get(this.#layout(kernel))!;
+      this.#kernelLayouts.set(accessKey, groupLayout);
+    }
+    const bound = kernel.bindings.map((b) => this.#buffer(buffers, b.buffer, kernel));
+    let key = accessKey;
+    for (const b of bound) key += `|${this.#bufferId(b)}`;
+    const cached = this.#bindGroups.get(key);
+    if (cached) {
+      this.counters.bindGroupHits++;
+      return cached.group;
+    }
+    const group = this.device.createBindGroup({
+      layout: groupLayout,
+      entries: bound.map((buffer, i) => ({ binding: i, resource: { buffer } })),
+    });
+    if (this.#bindGroups.size >= maxCachedBindGroups) this.#forgetBindGroups();
+    const distinct = [...new Set(bound)];
+    this.#bindGroups.set(key, { group, buffers: distinct });
+    for (const b of distinct) {
+      let keys = this.#groupKeys.get(b);
+      if (!keys) this.#groupKeys.set(b, keys = new Set());
+      keys.add(key);
+    }
+    return group;
+  }
+
+  #bufferId(buffer: GPUBuffer): number {
+    let id = this.#bufferIds.get(buffer);
+    if (id === undefined) this.#bufferIds.set(buffer, id = this.#nextBufferId++);
+    return id;
+  }
+
+  #forgetBindGroups(): void {
+    this.#bindGroups.clear();
+    this.#groupKeys.clear();
+  }
+
+  /** Destroys a storage buffer and the cached bind groups that reference it. */
+  #destroy(buffer: GPUBuffer): void {
+    const keys = this.#groupKeys.get(buffer);
+    if (keys) {
+      this.#groupKeys.delete(buffer);
+      for (const k of keys) {
+        const entry = this.#bindGroups.get(k);
+        this.#bindGroups.delete(k);
+        for (const b of entry?.buffers ?? []) this.#groupKeys.get(b)?.delete(k);
+      }
+    }
+    buffer.destroy();
   }
 
   #buffer(buffers: ReadonlyMap<string, GPUBuffer>, name: string, kernel: RuntimeKernel): GPUBuffer {
@@ -370,7 +438,7 @@ export class Runtime {
     this.counters.submits++;
     const retired = this.#retired;
     this.#retired = [];
-    for (const b of retired) b.destroy();
+    for (const b of retired) this.#destroy(b);
     this.#track(
       this.device.popErrorScope().then((e) =>
         e ? new GpuValidationError("Submitting recorded kernels", e.message) : null
@@ -457,6 +525,11 @@ export class Runtime {
    */
   read(storage: Storage, bytes: number): Promise<ArrayBuffer> {
     return this.readWith(storage, bytes, (mapped) => mapped.slice(0, bytes));
+  }
+
+  /** Bind groups in the cache (each binds only live or pooled buffers). */
+  get cachedBindGroups(): number {
+    return this.#bindGroups.size;
   }
 
   /** Bytes held by free staging (MAP_READ) buffers. */

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../../_assert.ts";
-import type { Backend, BackendArray } from "../../../kernels/backend.ts";
+import type { Backend, BackendArray, Var } from "../../../kernels/backend.ts";
 import { createWebgpuBackend } from "../../../kernels/webgpu/backend.ts";
 import { sharedGpu } from "../../../kernels/webgpu/device.ts";
 import { sizeClass } from "../../../kernels/webgpu/runtime.ts";
@@ -177,5 +177,50 @@ Deno.test({
     assert(out instanceof Uint16Array && out.length === 3, "float16 reads as 3 raw halves");
     assertEquals([...out], [...bits]);
     for (const y of [flags, not!, h]) backend.release(y);
+  },
+});
+
+Deno.test({
+  name: "jit replays reuse cached bind groups, dropped when their buffers are destroyed",
+  ignore,
+  async fn() {
+    const backend = createWebgpuBackend((await sharedGpu())!)!;
+    const v = (id: number): Var => ({ id, aval: f32([4, 4]) });
+    // (a b) b: two kernels with an intermediate taken from the pool on every call.
+    const exe = backend.compile({
+      constVars: [],
+      inputs: [v(0), v(1)],
+      equations: [
+        { call: { prim: "matmul", params: {} }, inputs: [v(0), v(1)], outputs: [v(2)] },
+        { call: { prim: "matmul", params: {} }, inputs: [v(2), v(1)], outputs: [v(3)] },
+      ],
+      outputs: [v(3)],
+    });
+    const a = backend.fromHost(new Float32Array(16).fill(1), f32([4, 4]));
+    const b = backend.fromHost(new Float32Array(16).fill(2), f32([4, 4]));
+    const run = async () => {
+      const [out] = exe.run([a, b]);
+      const host = await backend.read(out!);
+      backend.release(out!);
+      assertEquals([...host], new Array(16).fill(64));
+    };
+    // The pool hands out last-freed first, so the intermediate and the output trade buffers
+    // from one call to the next: after two calls every binding has been seen.
+    await run();
+    await run();
+    const hits = backend.counters.bindGroupHits;
+    await run();
+    await run();
+    assertEquals(backend.counters.bindGroupHits - hits, 4, "warm calls created bind groups");
+    // Every cached group binds the intermediate or the output, both pooled now: destroying
+    // them drops the groups (they would keep dead buffers' groups alive otherwise).
+    assert(backend.runtime.cachedBindGroups > 0, "nothing was cached");
+    backend.runtime.trimPool();
+    assertEquals(backend.runtime.cachedBindGroups, 0);
+    await run();
+    backend.runtime.poolLimitBytes = 0;
+    await run();
+    await run();
+    for (const x of [a, b]) backend.release(x);
   },
 });
