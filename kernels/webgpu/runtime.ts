@@ -314,10 +314,7 @@ export class Runtime {
       });
       this.#timed.push({ name: kernel.name, workgroups: kernel.workgroups });
     }
-    if (!this.#pass) {
-      this.#pass = this.#encoder.beginComputePass();
-      this.#passPipeline = null;
-    }
+    this.#pass ??= this.#encoder.beginComputePass();
     // Replays of one kernel over many inputs (and chains of one template) skip the rebind.
     if (this.#passPipeline !== pipeline) {
       this.#pass.setPipeline(pipeline);
@@ -403,6 +400,7 @@ export class Runtime {
     if (this.#pass) {
       this.#pass.end();
       this.#pass = null;
+      this.#passPipeline = null;
     }
   }
 

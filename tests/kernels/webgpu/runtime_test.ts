@@ -224,3 +224,25 @@ Deno.test({
     for (const x of [a, b]) backend.release(x);
   },
 });
+
+Deno.test({
+  name: "with debug timing, each timed pass sets its pipeline even when the kernel repeats",
+  ignore: ignore || !(await sharedGpu())?.has("timestamp-query"),
+  async fn() {
+    const lines: string[] = [];
+    const backend = createWebgpuBackend((await sharedGpu())!, {
+      debug: true,
+      log: (l) => lines.push(l),
+    })!;
+    const a = backend.fromHost(new Float32Array(16).fill(1), f32([4, 4]));
+    const b = backend.fromHost(new Float32Array(16).fill(1), f32([4, 4]));
+    // ((a b) b) b: the last two matmuls are the same pipeline twice in a row, each in its own
+    // timed pass.
+    const [t] = backend.execute("matmul", {}, [a, b], [f32([4, 4])]);
+    const [u] = backend.execute("matmul", {}, [t!, b], [f32([4, 4])]);
+    const [w] = backend.execute("matmul", {}, [u!, b], [f32([4, 4])]);
+    assertEquals([...(await backend.read(w!))], new Array(16).fill(64));
+    assert(lines.filter((l) => l.includes("workgroups=")).length >= 3, lines.join("\n"));
+    for (const x of [a, b, t!, u!, w!]) backend.release(x);
+  },
+});
