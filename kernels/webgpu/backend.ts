@@ -180,29 +180,31 @@ export class WebgpuBackend implements Backend {
 
   async read(x: BackendArray): Promise<HostArray> {
     const node = this.node(x);
-    if (!node.storage) this.realize([node]);
+    // The kernels computing the node and the copy to the host go out in one submit.
+    if (!node.storage) this.realize([node], { submit: false });
     const storage = node.storage!;
     storage.refs++;
     const n = node.size;
     const dtype = node.aval.dtype;
-    const format = this.formatOf(node.aval);
-    const bytes = storageBytes(format, n);
-    let raw: ArrayBuffer;
+    const bytes = storageBytes(this.formatOf(node.aval), n);
     try {
-      raw = await this.runtime.read(storage, bytes);
+      // One copy, straight from the mapped staging memory into the array we return.
+      return await this.runtime.readWith(storage, bytes, (mapped) => {
+        const out = allocHost(dtype, n);
+        if (dtype === "bool") {
+          const words = new Uint32Array(mapped, 0, n);
+          const flags = out as Uint8Array;
+          for (let i = 0; i < n; i++) flags[i] = words[i]! ? 1 : 0;
+        } else {
+          new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(
+            new Uint8Array(mapped, 0, out.byteLength),
+          );
+        }
+        return out;
+      });
     } finally {
       this.runtime.release(storage);
     }
-    const out = allocHost(dtype, n);
-    if (dtype === "bool") {
-      const words = new Uint32Array(raw, 0, n);
-      for (let i = 0; i < n; i++) (out as Uint8Array)[i] = words[i]! ? 1 : 0;
-    } else {
-      new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(
-        new Uint8Array(raw, 0, out.byteLength),
-      );
-    }
-    return out;
   }
 
   retain(x: BackendArray): void {
@@ -274,13 +276,15 @@ export class WebgpuBackend implements Backend {
     this.runtime.peakBytes = this.runtime.liveBytes;
   }
 
-  /** @internal Computes `targets` (fused), records the kernels and submits them. */
-  realize(targets: readonly LazyNode[]): void {
+  /**
+   * @internal Computes `targets` (fused) and records the kernels; submits them unless
+   * `submit` is false (the caller then records more work and submits it together).
+   */
+  realize(targets: readonly LazyNode[], options: { submit?: boolean } = {}): void {
     const pending = targets.filter((t) => !t.isLeaf);
     if (pending.length === 0) return;
-    const steps = schedule(pending, this.config);
-    this.runSteps(steps, new Set(pending));
-    this.runtime.submit();
+    this.runSteps(schedule(pending, this.config), new Set(pending));
+    if (options.submit ?? true) this.runtime.submit();
   }
 
   /** @internal Allocates, dispatches and frees for a schedule; then makes its outputs leaves. */

@@ -6,8 +6,12 @@
  * at 100%, and on a software adapter (lavapipe) that core is one the GPU work itself needs:
  * on 2 cores we measured 5-20x stalls. While we wait, {@link waitForGpu} replaces the global
  * `setImmediate` with a polite one: a few immediate polls (short waits finish fast), then
- * sleeps of ~50 us (`Atomics.wait`, which blocks without spinning), then 1 ms timers.
- * Outside our waits the original `setImmediate` is restored.
+ * blocking sleeps (`Atomics.wait`, which frees the core without spinning) whose length grows
+ * with the time already waited, from tens of microseconds up to half a millisecond. The poll
+ * after the event fires therefore comes at most ~1/16 of the wait (and 0.5 ms) late, and a
+ * long wait costs ~2,000 cheap polls a second. Timers are not used: Deno's timers have 1 ms
+ * granularity and nested ones measured 2.4 ms apart, which added up to that much latency to
+ * every read on a real GPU. Outside our waits the original `setImmediate` is restored.
  *
  * @module
  */
@@ -22,46 +26,59 @@ interface ImmediateGlobal {
 export interface PollSchedule {
   /** Polls passed straight to the original `setImmediate`. */
   readonly immediate: number;
-  /** Then this many polls after a short blocking sleep. */
-  readonly shortSleeps: number;
-  /** Length of each short sleep, in microseconds. */
-  readonly shortSleepMicros: number;
-  /** After that, each poll waits on a timer of this many milliseconds. */
-  readonly timerMillis: number;
+  /** Then each poll first sleeps this fraction of the time waited so far... */
+  readonly sleepFraction: number;
+  /** ...but at least this many microseconds... */
+  readonly minSleepMicros: number;
+  /** ...and at most this many. */
+  readonly maxSleepMicros: number;
 }
 
 /**
- * The schedule in use (measured on lavapipe with 2 cores and on an H200, see
- * `scripts/webgpu_perf.ts`).
+ * The schedule in use (measured on lavapipe with 2 cores, see `scripts/webgpu_perf.ts`).
  *
  * @example
  * ```ts
  * import { defaultPollSchedule } from "./gpu_wait.ts";
- * defaultPollSchedule.shortSleepMicros; // 50
+ * defaultPollSchedule.maxSleepMicros; // 500
  * ```
  */
 export const defaultPollSchedule: PollSchedule = {
   immediate: 4,
-  shortSleeps: 40,
-  shortSleepMicros: 50,
-  timerMillis: 1,
+  sleepFraction: 1 / 16,
+  minSleepMicros: 20,
+  maxSleepMicros: 500,
 };
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 let waiters = 0;
 let polls = 0;
+/** When the current wait began (`performance.now()`, ms). */
+let waitStart = 0;
 let schedule: PollSchedule = defaultPollSchedule;
 let original: Immediate | undefined;
 
+/**
+ * The sleep before poll number `poll` (1-based) after `waitedMicros` of waiting, in
+ * microseconds (0: poll at once).
+ *
+ * @example
+ * ```ts
+ * import { defaultPollSchedule, sleepBeforePoll } from "./gpu_wait.ts";
+ * sleepBeforePoll(defaultPollSchedule, 1, 0); // 0
+ * sleepBeforePoll(defaultPollSchedule, 10, 4000); // 250
+ * ```
+ */
+export function sleepBeforePoll(s: PollSchedule, poll: number, waitedMicros: number): number {
+  if (poll <= s.immediate) return 0;
+  return Math.min(s.maxSleepMicros, Math.max(s.minSleepMicros, waitedMicros * s.sleepFraction));
+}
+
 function politeImmediate(callback: (...args: unknown[]) => void, ...args: unknown[]): unknown {
   polls++;
-  const native = original!;
-  if (polls <= schedule.immediate) return native(callback, ...args);
-  if (polls <= schedule.immediate + schedule.shortSleeps) {
-    Atomics.wait(sleeper, 0, 0, schedule.shortSleepMicros / 1000);
-    return native(callback, ...args);
-  }
-  return setTimeout(() => callback(...args), schedule.timerMillis);
+  const micros = sleepBeforePoll(schedule, polls, (performance.now() - waitStart) * 1000);
+  if (micros > 0) Atomics.wait(sleeper, 0, 0, micros / 1000);
+  return original!(callback, ...args);
 }
 
 /**
@@ -94,6 +111,7 @@ export async function waitForGpu<T>(promise: Promise<T>): Promise<T> {
   if (native || typeof g.setImmediate !== "function") return await promise;
   if (waiters++ === 0) {
     polls = 0;
+    waitStart = performance.now();
     original = g.setImmediate;
     g.setImmediate = politeImmediate;
   }

@@ -42,7 +42,14 @@ export interface RuntimeCounters {
   pipelines: number;
   /** Buffers created (pool misses). */
   buffersCreated: number;
+  /** Staging buffers created for reads (staging pool misses). */
+  stagingCreated: number;
+  /** Dispatches that reused a cached bind group. */
+  bindGroupHits: number;
 }
+
+/** Bind groups cached at most (the cache is emptied when full). */
+const maxCachedBindGroups = 4096;
 
 /** One kernel of a debug timing report. */
 interface TimedKernel {
@@ -64,12 +71,21 @@ interface TimedKernel {
 export class Runtime {
   readonly device: GPUDevice;
   readonly target: KernelTarget;
-  readonly counters: RuntimeCounters = { launches: 0, submits: 0, pipelines: 0, buffersCreated: 0 };
+  readonly counters: RuntimeCounters = {
+    launches: 0,
+    submits: 0,
+    pipelines: 0,
+    buffersCreated: 0,
+    stagingCreated: 0,
+    bindGroupHits: 0,
+  };
   /** Bytes held by live storage (not counting pooled free buffers). */
   liveBytes = 0;
   peakBytes = 0;
   /** Most bytes the pool keeps in free buffers before destroying them. */
   poolLimitBytes = 1 << 30;
+  /** Most bytes kept in free staging buffers for reads. */
+  stagingLimitBytes = 256 << 20;
   readonly debug: boolean;
   readonly maxBindingBytes: number;
   #pipelines = new Map<string, GPUComputePipeline>();
@@ -78,8 +94,19 @@ export class Runtime {
   #kernelLayouts = new Map<string, GPUBindGroupLayout>();
   #free = new Map<number, GPUBuffer[]>();
   #pooledBytes = 0;
+  #staging = new Map<number, GPUBuffer[]>();
+  #stagingBytes = 0;
   #encoder: GPUCommandEncoder | null = null;
+  /** Buffers released while `#encoder` was open: destroyed right after it is submitted. */
+  #retired: GPUBuffer[] = [];
   #pass: GPUComputePassEncoder | null = null;
+  /** The pipeline last set on `#pass`. */
+  #passPipeline: GPUComputePipeline | null = null;
+  #bindGroups = new Map<string, { group: GPUBindGroup; buffers: readonly GPUBuffer[] }>();
+  /** Keys of the cached bind groups that bind each buffer (to drop them when it dies). */
+  #groupKeys = new Map<GPUBuffer, Set<string>>();
+  #bufferIds = new WeakMap<GPUBuffer, number>();
+  #nextBufferId = 0;
   /** Errors found by settled error scopes, not yet reported. */
   #found: Error[] = [];
   /** Settles when every error scope opened so far has been examined. */
@@ -145,8 +172,7 @@ export class Runtime {
     if (storage.refs < 0) throw new Error("Internal: storage released twice");
     this.liveBytes -= storage.capacity;
     if (this.#pooledBytes + storage.capacity > this.poolLimitBytes) {
-      // Destroying is safe even with queued work: Dawn defers it until the work is done.
-      storage.buffer.destroy();
+      this.#retire(storage.buffer);
       return;
     }
     let list = this.#free.get(storage.capacity);
@@ -155,11 +181,30 @@ export class Runtime {
     this.#pooledBytes += storage.capacity;
   }
 
-  /** Destroys every pooled free buffer. */
+  /**
+   * Destroys every pooled free buffer (after recorded work that may use them is submitted) and
+   * every free staging buffer.
+   */
   trimPool(): void {
-    for (const list of this.#free.values()) for (const b of list) b.destroy();
+    for (const list of this.#free.values()) for (const b of list) this.#retire(b);
     this.#free.clear();
     this.#pooledBytes = 0;
+    for (const list of this.#staging.values()) for (const b of list) b.destroy();
+    this.#staging.clear();
+    this.#stagingBytes = 0;
+  }
+
+  /**
+   * Destroys a buffer no array holds any more. WebGPU lets a buffer be destroyed once the
+   * command buffers that use it are submitted (the GPU keeps it until they finish), but a
+   * command buffer that still references a destroyed buffer fails to submit ("used in submit
+   * while destroyed") and none of its kernels run. Releases happen while kernels are being
+   * recorded (a step's scratch, intermediates after their last reader, donated arguments), so
+   * while an encoder is open the destruction waits for its submit.
+   */
+  #retire(buffer: GPUBuffer): void {
+    if (this.#encoder) this.#retired.push(buffer);
+    else this.#destroy(buffer);
   }
 
   /** Writes host bytes into storage (after any recorded work was submitted). */
@@ -244,20 +289,7 @@ export class Runtime {
         this.#encoder.clearBuffer(this.#buffer(buffers, name, kernel));
       }
     }
-    const entries: GPUBindGroupEntry[] = kernel.bindings.map((binding, i) => ({
-      binding: i,
-      resource: { buffer: this.#buffer(buffers, binding.buffer, kernel) },
-    }));
-    const key = kernel.bindings.map((b) => b.access).join(",");
-    let groupLayout = this.#kernelLayouts.get(key);
-    if (!groupLayout) {
-      groupLayout = this.#groupLayouts.get(this.#layout(kernel))!;
-      this.#kernelLayouts.set(key, groupLayout);
-    }
-    const bindGroup = this.device.createBindGroup({
-      layout: groupLayout,
-      entries,
-    });
+    const bindGroup = this.#bindGroup(kernel, buffers);
     if (this.debug) {
       this.#debugLog(
         `[droplet kernel] ${kernel.name} workgroups=[${kernel.workgroups.join(",")}]`,
@@ -283,12 +315,77 @@ export class Runtime {
       this.#timed.push({ name: kernel.name, workgroups: kernel.workgroups });
     }
     this.#pass ??= this.#encoder.beginComputePass();
-    this.#pass.setPipeline(pipeline);
+    // Replays of one kernel over many inputs (and chains of one template) skip the rebind.
+    if (this.#passPipeline !== pipeline) {
+      this.#pass.setPipeline(pipeline);
+      this.#passPipeline = pipeline;
+    }
     this.#pass.setBindGroup(0, bindGroup);
     const [x, y, z] = kernel.workgroups;
     this.#pass.dispatchWorkgroups(x, y, z);
     if (timing) this.#endPass();
     this.counters.launches++;
+  }
+
+  /**
+   * The bind group of `kernel` over `buffers`, cached by layout and buffer identity: pooled
+   * buffers come back in the same order call after call, so a jit replay or a training loop
+   * binds the same buffers again, and `createBindGroup` was a third of a dispatch's CPU cost.
+   * Entries are dropped when one of their buffers is destroyed.
+   */
+  #bindGroup(kernel: RuntimeKernel, buffers: ReadonlyMap<string, GPUBuffer>): GPUBindGroup {
+    const accessKey = kernel.bindings.map((b) => b.access).join(",");
+    let groupLayout = this.#kernelLayouts.get(accessKey);
+    if (!groupLayout) {
+      groupLayout = this.#groupLayouts.get(this.#layout(kernel))!;
+      this.#kernelLayouts.set(accessKey, groupLayout);
+    }
+    const bound = kernel.bindings.map((b) => this.#buffer(buffers, b.buffer, kernel));
+    let key = accessKey;
+    for (const b of bound) key += `|${this.#bufferId(b)}`;
+    const cached = this.#bindGroups.get(key);
+    if (cached) {
+      this.counters.bindGroupHits++;
+      return cached.group;
+    }
+    const group = this.device.createBindGroup({
+      layout: groupLayout,
+      entries: bound.map((buffer, i) => ({ binding: i, resource: { buffer } })),
+    });
+    if (this.#bindGroups.size >= maxCachedBindGroups) this.#forgetBindGroups();
+    const distinct = [...new Set(bound)];
+    this.#bindGroups.set(key, { group, buffers: distinct });
+    for (const b of distinct) {
+      let keys = this.#groupKeys.get(b);
+      if (!keys) this.#groupKeys.set(b, keys = new Set());
+      keys.add(key);
+    }
+    return group;
+  }
+
+  #bufferId(buffer: GPUBuffer): number {
+    let id = this.#bufferIds.get(buffer);
+    if (id === undefined) this.#bufferIds.set(buffer, id = this.#nextBufferId++);
+    return id;
+  }
+
+  #forgetBindGroups(): void {
+    this.#bindGroups.clear();
+    this.#groupKeys.clear();
+  }
+
+  /** Destroys a storage buffer and the cached bind groups that reference it. */
+  #destroy(buffer: GPUBuffer): void {
+    const keys = this.#groupKeys.get(buffer);
+    if (keys) {
+      this.#groupKeys.delete(buffer);
+      for (const k of keys) {
+        const entry = this.#bindGroups.get(k);
+        this.#bindGroups.delete(k);
+        for (const b of entry?.buffers ?? []) this.#groupKeys.get(b)?.delete(k);
+      }
+    }
+    buffer.destroy();
   }
 
   #buffer(buffers: ReadonlyMap<string, GPUBuffer>, name: string, kernel: RuntimeKernel): GPUBuffer {
@@ -303,6 +400,7 @@ export class Runtime {
     if (this.#pass) {
       this.#pass.end();
       this.#pass = null;
+      this.#passPipeline = null;
     }
   }
 
@@ -336,6 +434,9 @@ export class Runtime {
       this.device.queue.submit([encoder.finish()]);
     }
     this.counters.submits++;
+    const retired = this.#retired;
+    this.#retired = [];
+    for (const b of retired) this.#destroy(b);
     this.#track(
       this.device.popErrorScope().then((e) =>
         e ? new GpuValidationError("Submitting recorded kernels", e.message) : null
@@ -374,27 +475,98 @@ export class Runtime {
   }
 
   /**
-   * Copies `bytes` bytes of storage to the host (submits recorded work first). The copy is
-   * recorded before the first await, so the storage may be released right after the call.
+   * Copies `bytes` bytes of storage to the host and hands them to `consume`, which must copy
+   * what it keeps: the `ArrayBuffer` it gets is the mapped staging memory, detached as soon as
+   * `consume` returns. This saves the extra host copy (and the fresh allocation) that returning
+   * a sliced `ArrayBuffer` costs; at 64 MB each such copy is tens of milliseconds, most of it
+   * first-touch page faults. The copy into staging is recorded into the current command encoder,
+   * so the kernels that produce the storage and the copy go out in one submit; it is recorded
+   * before the first await, so the storage may be released right after the call.
    */
-  async read(storage: Storage, bytes: number): Promise<ArrayBuffer> {
-    this.submit();
+  async readWith<T>(
+    storage: Storage,
+    bytes: number,
+    consume: (mapped: ArrayBuffer) => T,
+  ): Promise<T> {
     const size = Math.max(4, Math.ceil(bytes / 4) * 4);
-    const staging = this.device.createBuffer({
-      size,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    });
-    try {
-      const encoder = this.device.createCommandEncoder();
-      encoder.copyBufferToBuffer(storage.buffer, 0, staging, 0, size);
-      this.device.queue.submit([encoder.finish()]);
-      await this.checkErrors();
-      await waitForGpu(staging.mapAsync(GPUMapMode.READ));
-      this.gpu.check();
-      return staging.getMappedRange().slice(0, bytes);
-    } finally {
-      staging.destroy();
+    if (size > storage.capacity) {
+      throw new Error(`Cannot read ${bytes} bytes from a buffer of ${storage.capacity} bytes`);
     }
+    const staging = this.#takeStaging(size);
+    this.#encoder ??= this.device.createCommandEncoder();
+    this.#endPass();
+    this.#encoder.copyBufferToBuffer(storage.buffer, 0, staging.buffer, 0, size);
+    this.submit();
+    // Map while the error scopes settle, not after: both wait on the same polling.
+    const mapping = waitForGpu(staging.buffer.mapAsync(GPUMapMode.READ, 0, size));
+    mapping.catch(() => {}); // awaited below unless checkErrors throws first
+    try {
+      await this.checkErrors();
+      await mapping;
+      this.gpu.check();
+    } catch (error) {
+      // Destroying aborts a pending map; the copy was submitted, so that is allowed.
+      staging.buffer.destroy();
+      throw error;
+    }
+    try {
+      return consume(staging.buffer.getMappedRange(0, size));
+    } finally {
+      staging.buffer.unmap();
+      this.#returnStaging(staging);
+    }
+  }
+
+  /**
+   * Copies `bytes` bytes of storage to a new `ArrayBuffer` (see {@link Runtime.readWith}, which
+   * avoids the copy this makes when the caller converts the bytes anyway).
+   */
+  read(storage: Storage, bytes: number): Promise<ArrayBuffer> {
+    return this.readWith(storage, bytes, (mapped) => mapped.slice(0, bytes));
+  }
+
+  /** Bind groups in the cache (each binds only live or pooled buffers). */
+  get cachedBindGroups(): number {
+    return this.#bindGroups.size;
+  }
+
+  /** Bytes held by free staging (MAP_READ) buffers. */
+  get stagingBytes(): number {
+    return this.#stagingBytes;
+  }
+
+  /**
+   * A MAP_READ staging buffer of at least `size` bytes, pooled by size class: creating one per
+   * read costs a fresh host allocation the GPU writes into (page faults, driver pinning) and,
+   * on lavapipe, made mapping a 64 MB read ~20x slower than into a reused buffer.
+   */
+  #takeStaging(size: number): { buffer: GPUBuffer; capacity: number } {
+    const capacity = sizeClass(size);
+    const buffer = this.#staging.get(capacity)?.pop();
+    if (buffer) {
+      this.#stagingBytes -= capacity;
+      return { buffer, capacity };
+    }
+    this.counters.stagingCreated++;
+    return {
+      buffer: this.device.createBuffer({
+        size: capacity,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      }),
+      capacity,
+    };
+  }
+
+  /** Pools an unmapped staging buffer (no pending GPU work uses it: its map completed). */
+  #returnStaging(staging: { buffer: GPUBuffer; capacity: number }): void {
+    if (this.#stagingBytes + staging.capacity > this.stagingLimitBytes) {
+      staging.buffer.destroy();
+      return;
+    }
+    let list = this.#staging.get(staging.capacity);
+    if (!list) this.#staging.set(staging.capacity, list = []);
+    list.push(staging.buffer);
+    this.#stagingBytes += staging.capacity;
   }
 
   /** Resolves when every submitted command has finished. */

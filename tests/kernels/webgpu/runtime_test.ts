@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../../_assert.ts";
-import type { Backend, BackendArray } from "../../../kernels/backend.ts";
+import type { Backend, BackendArray, Var } from "../../../kernels/backend.ts";
 import { createWebgpuBackend } from "../../../kernels/webgpu/backend.ts";
 import { sharedGpu } from "../../../kernels/webgpu/device.ts";
 import { sizeClass } from "../../../kernels/webgpu/runtime.ts";
@@ -128,5 +128,121 @@ Deno.test({
     const pipelines = backend.counters.pipelines;
     await run();
     assertEquals(backend.counters.pipelines, pipelines, "a repeated computation compiled again");
+  },
+});
+
+Deno.test({
+  name: "read computes and copies out in one submit and reuses its staging buffers",
+  ignore,
+  async fn() {
+    const backend = createWebgpuBackend((await sharedGpu())!)!;
+    const x = backend.fromHost(Float32Array.from({ length: 3000 }, (_, i) => i), f32([3000]));
+    const read = async () => {
+      const [y] = backend.execute("neg", {}, [x], [f32([3000])]);
+      const before = backend.counters.submits;
+      const out = await backend.read(y!);
+      backend.release(y!);
+      assertEquals(backend.counters.submits - before, 1, "the kernel and the copy were split");
+      return out;
+    };
+    const first = await read();
+    assertEquals([first[0], first[1], first[2999]], [-0, -1, -2999]);
+    const staged = backend.counters.stagingCreated;
+    for (let i = 0; i < 3; i++) await read();
+    assertEquals(backend.counters.stagingCreated, staged, "each read created a staging buffer");
+    assert(backend.runtime.stagingBytes > 0, "the staging buffer was not pooled");
+    // Reads in flight together each take their own staging buffer.
+    const [a] = backend.execute("mul", {}, [x, x], [f32([3000])]);
+    const [b] = backend.execute("add", {}, [x, x], [f32([3000])]);
+    const [ra, rb] = await Promise.all([backend.read(a!), backend.read(b!)]);
+    assertEquals([ra[3], ra[2999], rb[3], rb[2999]], [9, 2999 * 2999, 6, 5998]);
+    for (const y of [a!, b!, x]) backend.release(y);
+    backend.runtime.trimPool();
+    assertEquals(backend.runtime.stagingBytes, 0);
+  },
+});
+
+Deno.test({
+  name: "read converts bool words to bytes and copies odd-length float16 exactly",
+  ignore,
+  async fn() {
+    const backend = createWebgpuBackend((await sharedGpu())!)!;
+    const flags = backend.fromHost(Uint8Array.from([1, 0, 0, 1, 1]), { shape: [5], dtype: "bool" });
+    const [not] = backend.execute("logical_not", {}, [flags], [{ shape: [5], dtype: "bool" }]);
+    assertEquals([...(await backend.read(not!))], [0, 1, 1, 0, 0]);
+    // Three halves are 6 bytes: the staging copy is padded to 8, the result must not be.
+    const bits = Uint16Array.from([0x3c00, 0xc000, 0x7bff]);
+    const h = backend.fromHost(bits, { shape: [3], dtype: "float16" });
+    const out = await backend.read(h);
+    assert(out instanceof Uint16Array && out.length === 3, "float16 reads as 3 raw halves");
+    assertEquals([...out], [...bits]);
+    for (const y of [flags, not!, h]) backend.release(y);
+  },
+});
+
+Deno.test({
+  name: "jit replays reuse cached bind groups, dropped when their buffers are destroyed",
+  ignore,
+  async fn() {
+    const backend = createWebgpuBackend((await sharedGpu())!)!;
+    const v = (id: number): Var => ({ id, aval: f32([4, 4]) });
+    // (a b) b: two kernels with an intermediate taken from the pool on every call.
+    const exe = backend.compile({
+      constVars: [],
+      inputs: [v(0), v(1)],
+      equations: [
+        { call: { prim: "matmul", params: {} }, inputs: [v(0), v(1)], outputs: [v(2)] },
+        { call: { prim: "matmul", params: {} }, inputs: [v(2), v(1)], outputs: [v(3)] },
+      ],
+      outputs: [v(3)],
+    });
+    const a = backend.fromHost(new Float32Array(16).fill(1), f32([4, 4]));
+    const b = backend.fromHost(new Float32Array(16).fill(2), f32([4, 4]));
+    const run = async () => {
+      const [out] = exe.run([a, b]);
+      const host = await backend.read(out!);
+      backend.release(out!);
+      assertEquals([...host], new Array(16).fill(64));
+    };
+    // The pool hands out last-freed first, so the intermediate and the output trade buffers
+    // from one call to the next: after two calls every binding has been seen.
+    await run();
+    await run();
+    const hits = backend.counters.bindGroupHits;
+    await run();
+    await run();
+    assertEquals(backend.counters.bindGroupHits - hits, 4, "warm calls created bind groups");
+    // Every cached group binds the intermediate or the output, both pooled now: destroying
+    // them drops the groups (they would keep dead buffers' groups alive otherwise).
+    assert(backend.runtime.cachedBindGroups > 0, "nothing was cached");
+    backend.runtime.trimPool();
+    assertEquals(backend.runtime.cachedBindGroups, 0);
+    await run();
+    backend.runtime.poolLimitBytes = 0;
+    await run();
+    await run();
+    for (const x of [a, b]) backend.release(x);
+  },
+});
+
+Deno.test({
+  name: "with debug timing, each timed pass sets its pipeline even when the kernel repeats",
+  ignore: ignore || !(await sharedGpu())?.has("timestamp-query"),
+  async fn() {
+    const lines: string[] = [];
+    const backend = createWebgpuBackend((await sharedGpu())!, {
+      debug: true,
+      log: (l) => lines.push(l),
+    })!;
+    const a = backend.fromHost(new Float32Array(16).fill(1), f32([4, 4]));
+    const b = backend.fromHost(new Float32Array(16).fill(1), f32([4, 4]));
+    // ((a b) b) b: the last two matmuls are the same pipeline twice in a row, each in its own
+    // timed pass.
+    const [t] = backend.execute("matmul", {}, [a, b], [f32([4, 4])]);
+    const [u] = backend.execute("matmul", {}, [t!, b], [f32([4, 4])]);
+    const [w] = backend.execute("matmul", {}, [u!, b], [f32([4, 4])]);
+    assertEquals([...(await backend.read(w!))], new Array(16).fill(64));
+    assert(lines.filter((l) => l.includes("workgroups=")).length >= 3, lines.join("\n"));
+    for (const x of [a, b, t!, u!, w!]) backend.release(x);
   },
 });
