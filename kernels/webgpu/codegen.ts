@@ -63,6 +63,39 @@ function header(
 }
 
 /**
+ * A WGSL expression reading element `index` of storage buffer `buf` in `format`, widened to its
+ * register type (f32 for every float layout, bool for bool32). Adds needed helpers to `helpers`.
+ *
+ * @example
+ * ```ts
+ * import { loadExpr } from "./codegen.ts";
+ * loadExpr("f16", "in0", "i", new Set()); // "f32(in0[i])"
+ * ```
+ */
+export function loadExpr(
+  format: StorageFormat,
+  buf: string,
+  index: string,
+  helpers: Set<string>,
+): string {
+  switch (format) {
+    case "f32":
+    case "i32":
+    case "u32":
+      return `${buf}[${index}]`;
+    case "f16":
+      return `f32(${buf}[${index}])`;
+    case "bool32":
+      return `(${buf}[${index}] != 0u)`;
+    case "f16x2":
+      helpers.add("d_f16_from_bits");
+      return `d_f16_from_bits((${buf}[(${index}) >> 1u] >> (u32((${index}) & 1i) << 4u)) & 0xffffu)`;
+    case "bf16x2":
+      return `bitcast<f32>(((${buf}[(${index}) >> 1u] >> (u32((${index}) & 1i) << 4u)) & 0xffffu) << 16u)`;
+  }
+}
+
+/**
  * WGSL statement storing `value` as element `index` of output `name` in `format`. Packed
  * layouts use `atomicOr` into a zeroed buffer, since two threads share each word.
  *

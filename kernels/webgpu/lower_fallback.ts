@@ -16,7 +16,7 @@ import { sizeOf, stridesOf } from "../shape.ts";
 import type { StorageFormat } from "./ir.ts";
 import type { KernelPlan, KernelTarget } from "./kernel.ts";
 import { workgroupGrid } from "./kernel.ts";
-import { isPacked, type RuntimeKernel, storeStatement } from "./codegen.ts";
+import { isPacked, loadExpr, type RuntimeKernel, storeStatement } from "./codegen.ts";
 import { bindingDecl } from "./wgsl_render.ts";
 import { helperSource } from "./wgsl_helpers.ts";
 import type { RuntimePlan } from "./schedule.ts";
@@ -25,24 +25,6 @@ import type { RuntimePlan } from "./schedule.ts";
 export interface PlanOperand {
   readonly aval: Aval;
   readonly format: StorageFormat;
-}
-
-function loadExpr(format: StorageFormat, buf: string, index: string, helpers: Set<string>): string {
-  switch (format) {
-    case "f32":
-    case "i32":
-    case "u32":
-      return `${buf}[${index}]`;
-    case "f16":
-      return `f32(${buf}[${index}])`;
-    case "bool32":
-      return `(${buf}[${index}] != 0u)`;
-    case "f16x2":
-      helpers.add("d_f16_from_bits");
-      return `d_f16_from_bits((${buf}[(${index}) >> 1u] >> (u32((${index}) & 1i) << 4u)) & 0xffffu)`;
-    case "bf16x2":
-      return `bitcast<f32>(((${buf}[(${index}) >> 1u] >> (u32((${index}) & 1i) << 4u)) & 0xffffu) << 16u)`;
-  }
 }
 
 function roundFor(format: StorageFormat, value: string, helpers: Set<string>): string {

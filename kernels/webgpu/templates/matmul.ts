@@ -22,7 +22,7 @@ import { workgroupGrid } from "../kernel.ts";
 import type { Exp, ExpBuilder, ExpType, StorageFormat } from "../ir.ts";
 import { bindingDecl, literal, WgslEmitter, wgslType } from "../wgsl_render.ts";
 import { helperSource } from "../wgsl_helpers.ts";
-import { isPacked, type RuntimeKernel, storeStatement } from "../codegen.ts";
+import { isPacked, loadExpr, type RuntimeKernel, storeStatement } from "../codegen.ts";
 import type { RuntimePlan } from "../schedule.ts";
 
 /** One operand as a strided view of an input buffer. */
@@ -192,24 +192,6 @@ export function matmulPlan(spec: MatmulSpec): RuntimePlan {
   };
 }
 
-function loadText(format: StorageFormat, buf: string, index: string, helpers: Set<string>): string {
-  switch (format) {
-    case "f32":
-    case "i32":
-    case "u32":
-      return `${buf}[${index}]`;
-    case "f16":
-      return `f32(${buf}[${index}])`;
-    case "bool32":
-      return `(${buf}[${index}] != 0u)`;
-    case "f16x2":
-      helpers.add("d_f16_from_bits");
-      return `d_f16_from_bits((${buf}[(${index}) >> 1u] >> (u32((${index}) & 1i) << 4u)) & 0xffffu)`;
-    case "bf16x2":
-      return `bitcast<f32>(((${buf}[(${index}) >> 1u] >> (u32((${index}) & 1i) << 4u)) & 0xffffu) << 16u)`;
-  }
-}
-
 function declarations(spec: MatmulSpec, vecSlots: ReadonlySet<number>, extra: string[]): {
   lines: string[];
   bindings: { buffer: string; access: "read" | "read_write" }[];
@@ -309,8 +291,8 @@ function mainKernel(spec: MatmulSpec, t: MatmulTiles, partial: string | null): R
     }
     const fma = (x: string, y: string, acc: string) =>
       isFloat ? `fma(${x}, ${y}, ${acc})` : `${acc} + ${x} * ${y}`;
-    const la = (idx: string) => loadText(a.format, `in${a.slot}`, idx, helpers);
-    const lb = (idx: string) => loadText(b.format, `in${b.slot}`, idx, helpers);
+    const la = (idx: string) => loadExpr(a.format, `in${a.slot}`, idx, helpers);
+    const lb = (idx: string) => loadExpr(b.format, `in${b.slot}`, idx, helpers);
     /** Loads and FMAs for K-steps kk + q, q < count; A and B read in their best layouts. */
     const steps = (count: number, lines: string[]) => {
       if (count === 4 && aK4) {
@@ -499,8 +481,8 @@ function blockedKernel(spec: MatmulSpec, t: MatmulTiles, partial: string | null)
     `var<workgroup> sb: array<vec4<f32>, ${2 * sliceB}>;`,
   );
   const kChunk = Math.ceil(k / t.splitK / blockK) * blockK;
-  const la = (idx: string) => loadText(a.format, `in${a.slot}`, idx, helpers);
-  const lb = (idx: string) => loadText(b.format, `in${b.slot}`, idx, helpers);
+  const la = (idx: string) => loadExpr(a.format, `in${a.slot}`, idx, helpers);
+  const lb = (idx: string) => loadExpr(b.format, `in${b.slot}`, idx, helpers);
   const body: string[] = [];
   body.push(
     `  let wlin = i32(wid.x + wid.y * ${grid[0]}u + wid.z * ${grid[0] * grid[1]}u);`,
