@@ -55,6 +55,11 @@ export interface KernelTarget {
   readonly maxInvocationsPerWorkgroup: number;
   /** `maxStorageBuffersPerShaderStage`. */
   readonly maxStorageBuffersPerStage: number;
+  /**
+   * The adapter runs on the CPU (lavapipe, SwiftShader): generators pick SIMD-lane-friendly
+   * kernels there and GPU-tuned ones otherwise. Absent means a GPU.
+   */
+  readonly software?: boolean;
 }
 
 /**

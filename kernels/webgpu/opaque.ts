@@ -24,6 +24,7 @@ import {
   scatterKernels,
 } from "./lower_fallback.ts";
 import { attentionBackwardPlan, attentionForwardPlan } from "./templates/attention.ts";
+import { gpuAttentionForwardApplies, gpuAttentionForwardPlan } from "./templates/attention_gpu.ts";
 import { convPlan } from "./templates/conv.ts";
 
 /** The contract dtype when every operand (float32 side outputs aside) is in layout f32 or f16. */
@@ -95,7 +96,12 @@ export function opaquePlan(
         dtype: dtype ?? "f32",
       };
       if (call.prim === "attention") {
-        if (dtype) return attentionForwardPlan(spec, target);
+        if (dtype) {
+          // GPUs get the register-blocked kernel where it applies (float32, Dv 32 or 64).
+          return !target.software && gpuAttentionForwardApplies(spec, target)
+            ? gpuAttentionForwardPlan(spec, target)
+            : attentionForwardPlan(spec, target);
+        }
         return {
           scratch: [],
           kernels: [

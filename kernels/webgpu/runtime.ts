@@ -128,6 +128,7 @@ export class Runtime {
       maxWorkgroupStorageBytes: limits["maxComputeWorkgroupStorageSize"] ?? 16384,
       maxInvocationsPerWorkgroup: limits["maxComputeInvocationsPerWorkgroup"] ?? 256,
       maxStorageBuffersPerStage: limits["maxStorageBuffersPerShaderStage"] ?? 8,
+      software: gpu.info.isSoftware,
     };
     this.maxBindingBytes = Math.min(
       limits["maxStorageBufferBindingSize"] ?? 134217728,

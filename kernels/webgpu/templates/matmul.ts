@@ -8,9 +8,9 @@
  * along K it is read as `vec4` four K-steps at a time. Skinny products (few output tiles, long
  * K) split K across workgroups and reduce the partial sums in a second kernel, which then runs
  * the epilogue. On GPUs (adapters that are not software) float32-accumulating products of at
- * least 64 x 64 use a workgroup-memory tiled kernel instead (128 x 128 block tiles with 8 x 8
+ * least 64 x 64 use a workgroup-memory tiled kernel instead (64 x 128 block tiles with 16 x 8
  * per thread, or 64 x 64 with 4 x 4 when there are few tiles; double-buffered panels, `vec4`
- * loads); software adapters keep the register-tiled kernel. Operands are any strided views
+ * loads, unrolled K-steps); software adapters keep the register-tiled kernel. Operands are any strided views
  * (transposes and broadcast batches are free); the epilogue is an IR expression of the
  * accumulator (`acc`) and the output index (`bt`, `i`, `j`), so bias, activation, residual add and scaling run before the single store.
  *
@@ -77,12 +77,67 @@ export interface MatmulTiles {
   /** Tile order: along M first ("col": consecutive tiles share B's column panel) or N first. */
   readonly order?: "row" | "col";
   /**
-   * Workgroup-memory tiling (GPUs): 16 x 16 threads share `64 * blocked`-square tiles of A and
-   * B staged through double-buffered workgroup memory, each thread a `4 * blocked`-square
-   * register tile; `wx`, `wy`, `tm`, `tv` are then unused. Float32 accumulation only.
+   * Workgroup-memory tiling (GPUs; see {@link BlockTiles}); `wx`, `wy`, `tm`, `tv` are then
+   * unused. Float32 accumulation only.
    */
-  readonly blocked?: 1 | 2;
+  readonly blocked?: BlockTiles;
 }
+
+/**
+ * The workgroup-memory tiled kernel's configuration: a `bm x bn` output block per workgroup,
+ * `tm x tn` per thread (both multiples of 4), so `(bm / tm) * (bn / tn)` threads; K staged
+ * `bk` steps at a time.
+ */
+export interface BlockTiles {
+  readonly bm: number;
+  readonly bn: number;
+  readonly bk: number;
+  readonly tm: number;
+  readonly tn: number;
+  /**
+   * Unroll each slice's `bk` K-steps (GPUs: no loop overhead, constant shared-memory offsets);
+   * software adapters compile a loop far faster than its unrolled body.
+   */
+  readonly unroll: boolean;
+  /**
+   * Visit output blocks in groups of this many block rows, column by column within a group,
+   * so that consecutive workgroups share A and B panels in the L2 cache (1: row-major order).
+   */
+  readonly swizzle: number;
+}
+
+/** Threads of a {@link BlockTiles} workgroup. */
+export function blockThreads(t: BlockTiles): number {
+  return (t.bm / t.tm) * (t.bn / t.tn);
+}
+
+/**
+ * The 64 x 128 block with 16 x 8 per thread (64 threads), block rows visited in groups of 4,
+ * for GPUs with many blocks: the fastest of 50 configurations swept on an H200 through
+ * Dawn/Vulkan (42.1 TFLOP/s at 4096, 38.5 at 2048; 128 x 128 with 8 x 8 per thread 32.5, the
+ * same with a K loop instead of unrolled steps 25.6; `bk = 16` spills registers). See
+ * bench/gpu_matmul_sweep.ts and bench/README.md.
+ */
+export const largeBlock: BlockTiles = {
+  bm: 64,
+  bn: 128,
+  bk: 8,
+  tm: 16,
+  tn: 8,
+  unroll: true,
+  swizzle: 4,
+};
+
+/** The 64 x 64 block with 4 x 4 per thread (256 threads) for GPUs with few blocks. */
+export const smallBlock: BlockTiles = {
+  bm: 64,
+  bn: 64,
+  bk: 8,
+  tm: 4,
+  tn: 4,
+  unroll: true,
+  swizzle: 1,
+};
 
 /**
  * Chooses tiles for a shape. On a software adapter (lavapipe runs a workgroup's invocations as
@@ -114,17 +169,17 @@ export function chooseTiles(
   const wx = software ? 8 : 16;
   const wy = software ? 1 : (m >= 64 ? 4 : m >= 16 ? 2 : 1);
   if (!software && allowBlocked && m >= 64 && n >= 64 && k >= 32) {
-    // Workgroup-memory tiles on GPUs (see blockedKernel): 128 x 128 block tiles with 8 x 8
-    // per thread once there are enough of them to fill the machine (an H100/H200 has 132
-    // SMs), 64 x 64 with 4 x 4 per thread otherwise.
-    const big = batch * Math.ceil(m / 128) * Math.ceil(n / 128) >= 128;
-    const edge = big ? 128 : 64;
-    const blocks = batch * Math.ceil(m / edge) * Math.ceil(n / edge);
+    // Workgroup-memory tiles on GPUs (see blockedKernel): largeBlock once there are enough
+    // blocks to fill the machine (an H100/H200 has 132 SMs), 64 x 64 with 4 x 4 per thread
+    // (more, smaller blocks) otherwise.
+    const big = batch * Math.ceil(m / largeBlock.bm) * Math.ceil(n / largeBlock.bn) >= 128;
+    const block = big ? largeBlock : smallBlock;
+    const blocks = batch * Math.ceil(m / block.bm) * Math.ceil(n / block.bn);
     let split = 1;
     if (blocks < 128 && k >= 1024) {
       split = Math.max(1, Math.min(16, Math.floor(k / 256), Math.ceil(256 / blocks)));
     }
-    return { wx: 16, wy: 16, tm: 1, tv: 1, splitK: split, groups: 1 << 20, blocked: big ? 2 : 1 };
+    return { wx: 16, wy: 16, tm: 1, tv: 1, splitK: split, groups: 1 << 20, blocked: block };
   }
   const tiles = batch * Math.ceil(m / (wy * tm)) * Math.ceil(n / (wx * 4 * tv));
   let splitK = 1;
@@ -168,13 +223,13 @@ export function matmulPlan(spec: MatmulSpec): RuntimePlan {
     chooseTiles(spec.batch, spec.m, spec.n, spec.k, spec.software ?? false);
   // Split-K sums partials in float32 and the workgroup tiles hold float32: integer products
   // (which wrap) take the register-tiled kernel without splitting.
-  const fits = (blocked: 1 | 2) =>
-    blockedBytes(blocked) <= spec.target.maxWorkgroupStorageBytes &&
-    spec.target.maxInvocationsPerWorkgroup >= 256;
+  const fits = (block: BlockTiles) =>
+    blockedBytes(block) <= spec.target.maxWorkgroupStorageBytes &&
+    spec.target.maxInvocationsPerWorkgroup >= blockThreads(block);
   const usable = !chosen.blocked || fits(chosen.blocked)
     ? chosen
-    : fits(1)
-    ? { ...chosen, blocked: 1 as const }
+    : fits(smallBlock)
+    ? { ...chosen, blocked: smallBlock }
     : chooseTiles(spec.batch, spec.m, spec.n, spec.k, spec.software ?? false, false);
   const tiles = spec.type === "f32" ? usable : {
     ...(usable.blocked
@@ -431,32 +486,31 @@ function reduceKernel(spec: MatmulSpec, splits: number): RuntimeKernel {
   return isPacked(spec.output) ? { ...kernel, clear: ["out0"] } : kernel;
 }
 
-/** Depth of the K slices staged through workgroup memory by {@link blockedKernel}. */
-const blockK = 8;
-
 /** Bytes of workgroup memory {@link blockedKernel} needs (two buffers each of A and B). */
-function blockedBytes(blocked: 1 | 2): number {
-  return 2 * 2 * blockK * 64 * blocked * 4;
+function blockedBytes(t: BlockTiles): number {
+  return 2 * t.bk * (t.bm + t.bn) * 4;
 }
 
 /**
  * The workgroup-memory tiled kernel for GPUs (after the CUTLASS / "SGEMM on NVIDIA" scheme):
- * 16 x 16 threads compute a `BM x BN` block tile (`BM = BN = 64 * blocked`); per slice of
- * `blockK` K-steps the block's A panel (`BM x blockK`, stored K-major) and B panel
- * (`blockK x BN`) are copied to workgroup memory with coalesced (when contiguous, `vec4`)
- * global loads, and each thread accumulates a `4 blocked x 4 blocked` register tile from
- * `vec4` reads of the panels: its rows are `ty * 4 + 64 h + r` and its columns `tx * 4 + 64 h +
- * c` (`h < blocked`, `r, c < 4`), so a warp's reads of one panel row are broadcasts or
- * consecutive. The panels are double-buffered with register prefetch: the next slice's global
- * loads are issued before the current slice's arithmetic and stored to the other buffer after
- * it, so one `workgroupBarrier` per slice separates every write of a buffer from the reads
- * before and after it. All barriers are in uniform control flow (loop bounds depend only on
- * the workgroup id).
+ * `T = (bm / tm) * (bn / tn)` threads compute a `bm x bn` block tile; per slice of `bk`
+ * K-steps the block's A panel (`bm x bk`, stored K-major) and B panel (`bk x bn`) are copied to
+ * workgroup memory with coalesced (when contiguous, `vec4`) global loads, and each thread
+ * accumulates a `tm x tn` register tile from `vec4` reads of the panels. Thread `(ty, tx)`
+ * owns the row quads `ty + g * (bm / tm)` and the column quads `tx + h * (bn / tn)`, so a
+ * warp's reads of one panel row are broadcasts or consecutive `vec4`s (no bank conflicts).
+ * The panels are double-buffered with register prefetch: the next slice's global loads are
+ * issued before the current slice's arithmetic and stored to the other buffer after it, so one
+ * `workgroupBarrier` per slice separates every write of a buffer from the reads before and
+ * after it. All barriers are in uniform control flow (loop bounds depend only on the
+ * workgroup id).
  */
 function blockedKernel(spec: MatmulSpec, t: MatmulTiles, partial: string | null): RuntimeKernel {
   const { m, n, k, a, b } = spec;
-  const h = t.blocked ?? 2;
-  const bm = 64 * h, bn = 64 * h, tr = 4 * h;
+  const block = t.blocked ?? largeBlock;
+  const { bm, bn, bk, tm, tn } = block;
+  const threads = blockThreads(block);
+  const rowQuads = bm / tm, colQuads = bn / tn;
   const tilesM = Math.ceil(m / bm), tilesN = Math.ceil(n / bn);
   const total = spec.batch * tilesM * tilesN * t.splitK;
   const groups = Math.min(total, t.groups);
@@ -475,33 +529,53 @@ function blockedKernel(spec: MatmulSpec, t: MatmulTiles, partial: string | null)
     bindings.push({ buffer: "out0", access: "read_write" });
   }
   // Shared panels, as vec4s: sa[buf][q][row / 4] (K-major A) and sb[buf][q][col / 4].
-  const sliceA = blockK * bm / 4, sliceB = blockK * bn / 4;
+  const sliceA = bk * bm / 4, sliceB = bk * bn / 4;
   decls.push(
     `var<workgroup> sa: array<vec4<f32>, ${2 * sliceA}>;`,
     `var<workgroup> sb: array<vec4<f32>, ${2 * sliceB}>;`,
   );
-  const kChunk = Math.ceil(k / t.splitK / blockK) * blockK;
+  const kChunk = Math.ceil(k / t.splitK / bk) * bk;
+  // Shapes that the blocks tile exactly need no clamping of rows, columns or K-steps.
+  const exactM = m % bm === 0, exactN = n % bn === 0, exactK = kChunk * t.splitK === k;
+  const guardK = (zero: string, value: string) =>
+    exactK ? `v = ${value};` : `v = select(${zero}, ${value}, kq < kEnd);`;
   const la = (idx: string) => loadExpr(a.format, `in${a.slot}`, idx, helpers);
   const lb = (idx: string) => loadExpr(b.format, `in${b.slot}`, idx, helpers);
   const body: string[] = [];
   body.push(
     `  let wlin = i32(wid.x + wid.y * ${grid[0]}u + wid.z * ${grid[0] * grid[1]}u);`,
     `  let dz = i32(wid.x >> 31u);`,
-    `  let tx = i32(lid.x);`,
-    `  let tyy = i32(lid.y);`,
-    `  let tid = tyy * 16i + tx;`,
-    `  for (var wtile = wlin; wtile < ${total}i; wtile = wtile + ${groups}i) {`,
+    `  let tid = i32(lid);`,
+    `  let tx = tid % ${colQuads}i;`,
+    `  let tyy = tid / ${colQuads}i;`,
+    // One block per workgroup (GPUs launch them all) needs no loop: fewer live registers.
+    groups >= total
+      ? `  { let wtile = wlin; if (wtile < ${total}i) {`
+      : `  for (var wtile = wlin; wtile < ${total}i; wtile = wtile + ${groups}i) {`,
     `  let split = wtile % ${t.splitK}i;`,
     `  let tile = wtile / ${t.splitK}i;`,
     `  let bt = tile / ${tilesM * tilesN}i;`,
-    `  let tileM = (tile / ${tilesN}i) % ${tilesM}i;`,
-    `  let tileN = tile % ${tilesN}i;`,
+    `  let inBatch = tile % ${tilesM * tilesN}i;`,
+  );
+  const swizzle = Math.max(1, Math.min(block.swizzle, tilesM));
+  if (swizzle > 1) {
+    // Groups of `swizzle` block rows, walked column by column (the last group may be short).
+    body.push(
+      `  let firstM = inBatch / ${swizzle * tilesN}i * ${swizzle}i;`,
+      `  let rowsHere = min(${tilesM}i - firstM, ${swizzle}i);`,
+      `  let tileM = firstM + (inBatch % ${swizzle * tilesN}i) % rowsHere;`,
+      `  let tileN = (inBatch % ${swizzle * tilesN}i) / rowsHere;`,
+    );
+  } else {
+    body.push(`  let tileM = inBatch / ${tilesN}i;`, `  let tileN = inBatch % ${tilesN}i;`);
+  }
+  body.push(
     `  let kBegin = split * ${kChunk}i;`,
     `  let kEnd = min(kBegin + ${kChunk}i, ${k}i);`,
   );
   /**
-   * Per-thread copy jobs of one panel: `count` units (vec4s or scalars) per slice, `256` at a
-   * time; `load(e, k0)` gives the unit's register value and `store(e, v, buf)` its stores.
+   * Per-thread copy jobs of one panel: `count` units (vec4s or scalars) per slice, `threads` at
+   * a time; `load(e, k0)` gives the unit's register value and `store(e, v, buf)` its stores.
    */
   interface Copy {
     readonly name: string;
@@ -513,109 +587,111 @@ function blockedKernel(spec: MatmulSpec, t: MatmulTiles, partial: string | null)
   const copies: Copy[] = [];
   emitter.scope(() => {
     const [aBase, bBase] = emitter.emit([a.base, b.base], body, "  ");
-    // ---- A panel: BM rows x blockK K-steps, stored K-major.
+    // ---- A panel: bm rows x bk K-steps, stored K-major.
     const storeA = (buf: string, row: string, q: string, v: string) => [
       `sa[${buf} * ${sliceA}i + (${q}) * ${bm / 4}i + (${row}) / 4i][(${row}) % 4i] = ${v};`,
     ];
     const rowA = (row: string) =>
-      `${aBase} + min(tileM * ${bm}i + ${row}, ${m - 1}i) * ${a.rowStride}i`;
+      `${aBase} + ${
+        exactM ? `(tileM * ${bm}i + ${row})` : `min(tileM * ${bm}i + ${row}, ${m - 1}i)`
+      } * ${a.rowStride}i`;
     if (aK4) {
       copies.push({
         name: "pa",
-        count: bm * blockK / 4,
+        count: bm * bk / 4,
         type: "vec4<f32>",
         load: (e, k0) => [
-          `let kq = ${k0} + (${e} % ${blockK / 4}i) * 4i;`,
-          `let g = (${rowA(`${e} / ${blockK / 4}i`)} + min(kq, ${k - 4}i)) >> 2u;`,
-          `v = select(vec4<f32>(0.0f), in${a.slot}v[g], kq < kEnd);`,
+          `let kq = ${k0} + (${e} % ${bk / 4}i) * 4i;`,
+          `let g = (${rowA(`${e} / ${bk / 4}i`)} + min(kq, ${k - 4}i)) >> 2u;`,
+          guardK("vec4<f32>(0.0f)", `in${a.slot}v[g]`),
         ],
         store: (e, buf) => {
-          const row = `${e} / ${blockK / 4}i`, q = `(${e} % ${blockK / 4}i) * 4i`;
+          const row = `${e} / ${bk / 4}i`, q = `(${e} % ${bk / 4}i) * 4i`;
           return ["x", "y", "z", "w"].flatMap((c, i) => storeA(buf, row, `${q} + ${i}i`, `v.${c}`));
         },
       });
     } else {
       // Consecutive threads read consecutive addresses along A's contiguous axis.
       const kMajor = a.kStride === 1;
-      const rowOf = (e: string) => kMajor ? `${e} / ${blockK}i` : `${e} % ${bm}i`;
-      const qOf = (e: string) => kMajor ? `${e} % ${blockK}i` : `${e} / ${bm}i`;
+      const rowOf = (e: string) => kMajor ? `${e} / ${bk}i` : `${e} % ${bm}i`;
+      const qOf = (e: string) => kMajor ? `${e} % ${bk}i` : `${e} / ${bm}i`;
       copies.push({
         name: "pa",
-        count: bm * blockK,
+        count: bm * bk,
         type: "f32",
         load: (e, k0) => [
           `let kq = ${k0} + ${qOf(e)};`,
-          `v = select(0.0f, ${
-            la(`${rowA(rowOf(e))} + min(kq, ${k - 1}i) * ${a.kStride}i`)
-          }, kq < kEnd);`,
+          guardK("0.0f", la(`${rowA(rowOf(e))} + min(kq, ${k - 1}i) * ${a.kStride}i`)),
         ],
         store: (e, buf) => storeA(buf, rowOf(e), qOf(e), "v"),
       });
     }
-    // ---- B panel: blockK K-steps x BN columns.
+    // ---- B panel: bk K-steps x bn columns.
     const colB = (col: string) =>
-      `${bBase} + min(tileN * ${bn}i + ${col}, ${n - 1}i) * ${b.rowStride}i`;
+      `${bBase} + ${
+        exactN ? `(tileN * ${bn}i + ${col})` : `min(tileN * ${bn}i + ${col}, ${n - 1}i)`
+      } * ${b.rowStride}i`;
     const storeB = (buf: string, q: string, col: string, v: string) =>
       `sb[${buf} * ${sliceB}i + (${q}) * ${bn / 4}i + (${col}) / 4i][(${col}) % 4i] = ${v};`;
     if (bN4) {
       copies.push({
         name: "pb",
-        count: blockK * bn / 4,
+        count: bk * bn / 4,
         type: "vec4<f32>",
         load: (e, k0) => [
           `let kq = ${k0} + ${e} / ${bn / 4}i;`,
-          `let g = (${bBase}) / 4i + min(tileN * ${bn / 4}i + ${e} % ${bn / 4}i, ${
-            n / 4 - 1
-          }i) + min(kq, ${k - 1}i) * ${b.kStride / 4}i;`,
-          `v = select(vec4<f32>(0.0f), in${b.slot}v[g], kq < kEnd);`,
+          `let g = (${bBase}) / 4i + ${
+            exactN
+              ? `tileN * ${bn / 4}i + ${e} % ${bn / 4}i`
+              : `min(tileN * ${bn / 4}i + ${e} % ${bn / 4}i, ${n / 4 - 1}i)`
+          } + min(kq, ${k - 1}i) * ${b.kStride / 4}i;`,
+          guardK("vec4<f32>(0.0f)", `in${b.slot}v[g]`),
         ],
         store: (e, buf) => [`sb[${buf} * ${sliceB}i + ${e}] = v;`],
       });
     } else if (bK4) {
       copies.push({
         name: "pb",
-        count: bn * blockK / 4,
+        count: bn * bk / 4,
         type: "vec4<f32>",
         load: (e, k0) => [
-          `let kq = ${k0} + (${e} % ${blockK / 4}i) * 4i;`,
-          `let g = (${colB(`${e} / ${blockK / 4}i`)} + min(kq, ${k - 4}i)) >> 2u;`,
-          `v = select(vec4<f32>(0.0f), in${b.slot}v[g], kq < kEnd);`,
+          `let kq = ${k0} + (${e} % ${bk / 4}i) * 4i;`,
+          `let g = (${colB(`${e} / ${bk / 4}i`)} + min(kq, ${k - 4}i)) >> 2u;`,
+          guardK("vec4<f32>(0.0f)", `in${b.slot}v[g]`),
         ],
         store: (e, buf) => {
-          const col = `${e} / ${blockK / 4}i`, q = `(${e} % ${blockK / 4}i) * 4i`;
+          const col = `${e} / ${bk / 4}i`, q = `(${e} % ${bk / 4}i) * 4i`;
           return ["x", "y", "z", "w"].map((c, i) => storeB(buf, `${q} + ${i}i`, col, `v.${c}`));
         },
       });
     } else {
       const nMajor = b.rowStride === 1;
-      const colOf = (e: string) => nMajor ? `${e} % ${bn}i` : `${e} / ${blockK}i`;
-      const qOf = (e: string) => nMajor ? `${e} / ${bn}i` : `${e} % ${blockK}i`;
+      const colOf = (e: string) => nMajor ? `${e} % ${bn}i` : `${e} / ${bk}i`;
+      const qOf = (e: string) => nMajor ? `${e} / ${bn}i` : `${e} % ${bk}i`;
       copies.push({
         name: "pb",
-        count: blockK * bn,
+        count: bk * bn,
         type: "f32",
         load: (e, k0) => [
           `let kq = ${k0} + ${qOf(e)};`,
-          `v = select(0.0f, ${
-            lb(`${colB(colOf(e))} + min(kq, ${k - 1}i) * ${b.kStride}i`)
-          }, kq < kEnd);`,
+          guardK("0.0f", lb(`${colB(colOf(e))} + min(kq, ${k - 1}i) * ${b.kStride}i`)),
         ],
         store: (e, buf) => [storeB(buf, qOf(e), colOf(e), "v")],
       });
     }
-    // Prefetch registers: unit `tid + 256 s` of each panel goes through `{name}{s}`.
-    const slots = (c: Copy) => Math.ceil(c.count / 256);
+    // Prefetch registers: unit `tid + threads * s` of each panel goes through `{name}{s}`.
+    const slots = (c: Copy) => Math.ceil(c.count / threads);
     for (const c of copies) {
       for (let s = 0; s < slots(c); s++) body.push(`  var ${c.name}${s}: ${c.type};`);
     }
     const guarded = (c: Copy, s: number, lines: string[]) => {
-      const e = `(tid + ${256 * s}i)`;
-      return c.count % 256 === 0 ? lines : [`if (${e} < ${c.count}i) {`, ...lines, "}"];
+      const e = `(tid + ${threads * s}i)`;
+      return c.count % threads === 0 ? lines : [`if (${e} < ${c.count}i) {`, ...lines, "}"];
     };
     const loadAll = (k0: string, indent: string) => {
       for (const c of copies) {
         for (let s = 0; s < slots(c); s++) {
-          const e = `(tid + ${256 * s}i)`;
+          const e = `(tid + ${threads * s}i)`;
           const inner = [`{`, `var v: ${c.type};`, ...c.load(e, k0), `${c.name}${s} = v;`, `}`];
           body.push(...guarded(c, s, inner).map((l) => indent + l));
         }
@@ -624,53 +700,69 @@ function blockedKernel(spec: MatmulSpec, t: MatmulTiles, partial: string | null)
     const storeAll = (buf: string, indent: string) => {
       for (const c of copies) {
         for (let s = 0; s < slots(c); s++) {
-          const e = `(tid + ${256 * s}i)`;
+          const e = `(tid + ${threads * s}i)`;
           const inner = [`{`, `let v = ${c.name}${s};`, ...c.store(e, buf), `}`];
           body.push(...guarded(c, s, inner).map((l) => indent + l));
         }
       }
     };
-    for (let r = 0; r < tr; r++) {
-      for (let c = 0; c < tr; c++) body.push(`  var c${r}_${c}: f32 = 0.0f;`);
+    for (let r = 0; r < tm; r++) {
+      for (let c = 0; c < tn; c++) body.push(`  var c${r}_${c}: f32 = 0.0f;`);
     }
     // Slice 0 into buffer 0, then per slice: prefetch the next, compute, store it, barrier.
     loadAll("kBegin", "  ");
     storeAll("0i", "  ");
     body.push(
       "  workgroupBarrier();",
-      `  let slices = (kEnd - kBegin + ${blockK - 1}i) / ${blockK}i;`,
+      `  let slices = (kEnd - kBegin + ${bk - 1}i) / ${bk}i;`,
       `  for (var sl = 0i; sl < slices + dz; sl = sl + 1i) {`,
       `    let cur = sl & 1i;`,
       `    let more = sl + 1i < slices;`,
       `    if (more) {`,
     );
-    loadAll(`kBegin + (sl + 1i) * ${blockK}i`, "      ");
+    loadAll(`kBegin + (sl + 1i) * ${bk}i`, "      ");
     body.push("    }");
-    // A loop over the slice's K-steps (each iteration is tr * tr FMAs: its overhead is small
-    // unrolled or not, and lavapipe compiles a loop far faster than its unrolled body).
+    body.push(`    let baseA = cur * ${sliceA}i + tyy;`, `    let baseB = cur * ${sliceB}i + tx;`);
     const q4 = ["x", "y", "z", "w"];
-    body.push(`    for (var q = 0i; q < ${blockK}i + dz; q = q + 1i) {`);
-    for (let g = 0; g < h; g++) {
-      body.push(`      let a${g} = sa[cur * ${sliceA}i + q * ${bm / 4}i + ${16 * g}i + tyy];`);
-      body.push(`      let b${g} = sb[cur * ${sliceB}i + q * ${bn / 4}i + ${16 * g}i + tx];`);
-    }
-    for (let r = 0; r < tr; r++) {
-      for (let c = 0; c < tr; c++) {
-        const av = `a${Math.floor(r / 4)}.${q4[r % 4]}`;
-        const bv = `b${Math.floor(c / 4)}.${q4[c % 4]}`;
-        body.push(`      c${r}_${c} = fma(${av}, ${bv}, c${r}_${c});`);
+    /** One K-step: `tm / 4 + tn / 4` vec4 reads of the panels feed `tm * tn` FMAs. */
+    const step = (q: string, indent: string) => {
+      for (let g = 0; g < tm / 4; g++) {
+        body.push(`${indent}let a${g} = sa[baseA + ${q} * ${bm / 4}i + ${g * rowQuads}i];`);
       }
+      for (let h = 0; h < tn / 4; h++) {
+        body.push(`${indent}let b${h} = sb[baseB + ${q} * ${bn / 4}i + ${h * colQuads}i];`);
+      }
+      for (let r = 0; r < tm; r++) {
+        for (let c = 0; c < tn; c++) {
+          const av = `a${Math.floor(r / 4)}.${q4[r % 4]}`;
+          const bv = `b${Math.floor(c / 4)}.${q4[c % 4]}`;
+          body.push(`${indent}c${r}_${c} = fma(${av}, ${bv}, c${r}_${c});`);
+        }
+      }
+    };
+    if (block.unroll) {
+      for (let q = 0; q < bk; q++) {
+        body.push("    {");
+        step(`${q}i`, "      ");
+        body.push("    }");
+      }
+    } else {
+      // `+ dz` (always 0) keeps LLVM from unrolling the loop on software adapters.
+      body.push(`    for (var q = 0i; q < ${bk}i + dz; q = q + 1i) {`);
+      step("q", "      ");
+      body.push("    }");
     }
-    body.push("    }");
     body.push("    if (more) {");
     storeAll("(1i - cur)", "      ");
     body.push("    }", "    workgroupBarrier();", "  }");
-    const rowOf = (r: string) => `tileM * ${bm}i + (${r}) / 4i * 64i + tyy * 4i + (${r}) % 4i`;
-    const colOf = (c: string) => `tileN * ${bn}i + (${c}) / 4i * 64i + tx * 4i + (${c}) % 4i`;
+    const rowOf = (r: string) =>
+      `tileM * ${bm}i + ((${r}) / 4i * ${rowQuads}i + tyy) * 4i + (${r}) % 4i`;
+    const colOf = (c: string) =>
+      `tileN * ${bn}i + ((${c}) / 4i * ${colQuads}i + tx) * 4i + (${c}) % 4i`;
     if (partial) {
       // Partial sums, laid out [split, batch, M, N].
-      for (let r = 0; r < tr; r++) {
-        for (let c = 0; c < tr; c++) {
+      for (let r = 0; r < tm; r++) {
+        for (let c = 0; c < tn; c++) {
           body.push(
             `  { let i = ${rowOf(`${r}i`)}; let j = ${
               colOf(`${c}i`)
@@ -679,13 +771,13 @@ function blockedKernel(spec: MatmulSpec, t: MatmulTiles, partial: string | null)
         }
       }
     } else {
-      body.push(`  var accs: array<f32, ${tr * tr}>;`);
-      for (let r = 0; r < tr; r++) {
-        for (let c = 0; c < tr; c++) body.push(`  accs[${r * tr + c}] = c${r}_${c};`);
+      body.push(`  var accs: array<f32, ${tm * tn}>;`);
+      for (let r = 0; r < tm; r++) {
+        for (let c = 0; c < tn; c++) body.push(`  accs[${r * tn + c}] = c${r}_${c};`);
       }
       emitter.hoist([spec.epilogue], ["i", "j", "acc"], body, "  ");
-      body.push(`  for (var e = 0i; e < ${tr * tr}i + dz; e = e + 1i) {`);
-      body.push(`    let i = ${rowOf(`e / ${tr}i`)};`, `    let j = ${colOf(`e % ${tr}i`)};`);
+      body.push(`  for (var e = 0i; e < ${tm * tn}i + dz; e = e + 1i) {`);
+      body.push(`    let i = ${rowOf(`e / ${tn}i`)};`, `    let j = ${colOf(`e % ${tn}i`)};`);
       body.push(`    if (i < ${m}i && j < ${n}i) {`, `      let acc = accs[e];`);
       emitter.scope(() => {
         const [v] = emitter.emit([spec.epilogue], body, "      ");
@@ -697,16 +789,16 @@ function blockedKernel(spec: MatmulSpec, t: MatmulTiles, partial: string | null)
       body.push("    }", "  }");
     }
   });
-  body.push("  }");
+  body.push(groups >= total ? "  } }" : "  }");
   const code = [
     ...decls,
     helperSource(helpers),
-    `@compute @workgroup_size(16, 16)`,
-    "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {",
+    `@compute @workgroup_size(${threads})`,
+    "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
     ...body,
     "}",
   ].join("\n");
-  const name = `${spec.name}_wg${bm}${partial ? `_splitk${t.splitK}` : ""}`;
+  const name = `${spec.name}_wg${bm}x${bn}${partial ? `_splitk${t.splitK}` : ""}`;
   const kernel: RuntimeKernel = { name, code, bindings, workgroups: grid };
   return !partial && isPacked(spec.output) ? { ...kernel, clear: ["out0"] } : kernel;
 }

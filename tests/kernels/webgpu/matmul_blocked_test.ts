@@ -10,6 +10,7 @@ import { createWebgpuBackend } from "../../../kernels/webgpu/backend.ts";
 import { ExpBuilder, type StorageFormat } from "../../../kernels/webgpu/ir.ts";
 import {
   chooseTiles,
+  largeBlock,
   matmulPlan,
   type MatmulTiles,
 } from "../../../kernels/webgpu/templates/matmul.ts";
@@ -114,7 +115,61 @@ Deno.test({
         k: 36,
         aT: false,
         bT: false,
-        tiles: { wx: 16, wy: 16, tm: 1, tv: 1, splitK: 1, groups: 3, blocked: 2 },
+        tiles: { wx: 16, wy: 16, tm: 1, tv: 1, splitK: 1, groups: 3, blocked: largeBlock },
+      },
+      // Sizes the blocks tile exactly (no clamps), one block per workgroup (no loop).
+      {
+        batch: 2,
+        m: 128,
+        n: 192,
+        k: 64,
+        aT: false,
+        bT: false,
+        tiles: {
+          wx: 16,
+          wy: 16,
+          tm: 1,
+          tv: 1,
+          splitK: 1,
+          groups: 1 << 20,
+          blocked: { bm: 64, bn: 64, bk: 8, tm: 8, tn: 4, unroll: false, swizzle: 2 },
+        },
+      },
+      // Rectangular blocks and thread tiles, a K loop instead of unrolled steps, swizzled block
+      // order with a short last group (5 block rows in groups of 3), split-K.
+      {
+        batch: 2,
+        m: 300,
+        n: 260,
+        k: 70,
+        aT: true,
+        bT: false,
+        tiles: {
+          wx: 16,
+          wy: 16,
+          tm: 1,
+          tv: 1,
+          splitK: 2,
+          groups: 1 << 20,
+          blocked: { bm: 64, bn: 128, bk: 16, tm: 8, tn: 4, unroll: false, swizzle: 3 },
+        },
+      },
+      {
+        batch: 1,
+        m: 260,
+        n: 200,
+        k: 33,
+        aT: false,
+        bT: true,
+        tiles: {
+          wx: 16,
+          wy: 16,
+          tm: 1,
+          tv: 1,
+          splitK: 1,
+          groups: 7,
+          blocked: { bm: 128, bn: 64, bk: 4, tm: 4, tn: 8, unroll: true, swizzle: 2 },
+        },
       },
     ];
     let seed = 3;
@@ -126,7 +181,11 @@ Deno.test({
       const bias = Float32Array.from({ length: n }, rand);
       const b = new ExpBuilder();
       const bt = b.variable("bt", batch), j = b.variable("j", n);
-      const tiles = c.tiles ?? chooseTiles(batch, m, n, k, false);
+      // GPUs get unrolled K-steps; a loop checks the same indexing here at a fraction of
+      // lavapipe's compile time (the unrolled form is covered by the last case).
+      const chosen = chooseTiles(batch, m, n, k, false);
+      const tiles = c.tiles ??
+        (chosen.blocked ? { ...chosen, blocked: { ...chosen.blocked, unroll: false } } : chosen);
       assert(tiles.blocked !== undefined, `case ${JSON.stringify(c)} is not blocked`);
       const formats: StorageFormat[] = ["f32", "f32", "f32"];
       const plan = matmulPlan({
