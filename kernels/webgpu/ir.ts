@@ -14,6 +14,9 @@
  *
  * @module
  */
+import { dependsOn } from "./ir_graph.ts";
+
+export { dependsOn, toposort } from "./ir_graph.ts";
 
 /** The type of a register value (`idx` is an `i32` index that may be simplified algebraically). */
 export type ExpType = "f32" | "i32" | "u32" | "bool" | "idx" | "u32x2";
@@ -721,60 +724,6 @@ export function castScalar(value: number, from: ExpType, to: ExpType): number {
   if (Number.isNaN(value)) return 0;
   if (to === "u32") return Math.max(0, Math.min(4294967295, Math.trunc(value)));
   return Math.max(I32_MIN, Math.min(I32_MAX, Math.trunc(value)));
-}
-
-/**
- * Whether `e` depends on the variable or ref named `name` (memoized per call via `memo`).
- *
- * @example
- * ```ts
- * import { dependsOn, ExpBuilder } from "./ir.ts";
- * const b = new ExpBuilder();
- * dependsOn(b.add(b.variable("r", 4), b.idx(1)), "r"); // true
- * ```
- */
-export function dependsOn(e: Exp, name: string, memo = new Map<Exp, boolean>()): boolean {
-  const known = memo.get(e);
-  if (known !== undefined) return known;
-  let result = (e.op === "var" || e.op === "ref") && e.arg === name;
-  if (!result) { for (const s of e.src) if (dependsOn(s, name, memo)) result = true; }
-  memo.set(e, result);
-  return result;
-}
-
-/**
- * Every node reachable from `roots`, each after its sources (a topological order).
- *
- * @example
- * ```ts
- * import { ExpBuilder, toposort } from "./ir.ts";
- * const b = new ExpBuilder();
- * toposort([b.add(b.variable("i", 4), b.idx(1))]).length; // 3
- * ```
- */
-export function toposort(roots: readonly Exp[]): Exp[] {
-  const out: Exp[] = [];
-  const seen = new Set<Exp>();
-  const stack: [Exp, number][] = roots.map((r) => [r, 0]);
-  stack.reverse();
-  while (stack.length > 0) {
-    const top = stack[stack.length - 1]!;
-    const [node, i] = top;
-    if (seen.has(node)) {
-      stack.pop();
-      continue;
-    }
-    if (i < node.src.length) {
-      top[1] = i + 1;
-      const child = node.src[i]!;
-      if (!seen.has(child)) stack.push([child, 0]);
-    } else {
-      stack.pop();
-      seen.add(node);
-      out.push(node);
-    }
-  }
-  return out;
 }
 
 /**
