@@ -20,8 +20,11 @@ import {
   matmulPlan,
   type MatmulTiles,
 } from "../kernels/webgpu/templates/matmul.ts";
-import type { RuntimePlan } from "../kernels/webgpu/schedule.ts";
-import { kernelTarget, withTimerPolling } from "../tests/kernels/webgpu/templates/_run_plan.ts";
+import {
+  bindPlan,
+  kernelTarget,
+  withTimerPolling,
+} from "../tests/kernels/webgpu/templates/_run_plan.ts";
 
 function flag(name: string, fallback: string): string {
   const at = Deno.args.indexOf(`--${name}`);
@@ -107,77 +110,6 @@ const configs: Record<string, MatmulTiles> = {
   "default": chooseTiles(1, n, n, n, gpu.info.isSoftware),
 };
 
-/** Binds a plan with explicit layouts (kernels declare scalar and vec4 views of one buffer). */
-async function bind(plan: RuntimePlan, inputs: Float32Array[], outCount: number) {
-  const device = gpu!.device;
-  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-  const buffers = new Map<string, GPUBuffer>();
-  inputs.forEach((data, i) => {
-    const buf = device.createBuffer({ size: Math.max(16, data.byteLength), usage });
-    device.queue.writeBuffer(buf, 0, data);
-    buffers.set(`in${i}`, buf);
-  });
-  for (const s of plan.scratch) buffers.set(s.name, device.createBuffer({ size: s.bytes, usage }));
-  buffers.set("out0", device.createBuffer({ size: outCount * 4, usage }));
-  const steps: {
-    pipeline: GPUComputePipeline;
-    group: GPUBindGroup;
-    workgroups: readonly [number, number, number];
-  }[] = [];
-  for (const kernel of plan.kernels) {
-    const module = device.createShaderModule({ code: kernel.code });
-    const info = await withTimerPolling(() => module.getCompilationInfo());
-    const errors = info.messages.filter((m) => m.type === "error");
-    if (errors.length > 0) {
-      throw new Error(`${kernel.name}: ${errors.map((e) => `${e.lineNum}: ${e.message}`)}`);
-    }
-    const layout = device.createBindGroupLayout({
-      entries: kernel.bindings.map((b, binding) => ({
-        binding,
-        visibility: GPUShaderStage.COMPUTE,
-        buffer: { type: b.access === "read" ? "read-only-storage" as const : "storage" as const },
-      })),
-    });
-    const pipeline = await withTimerPolling(() =>
-      device.createComputePipelineAsync({
-        layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-        compute: { module, entryPoint: "main" },
-      })
-    );
-    const group = device.createBindGroup({
-      layout,
-      entries: kernel.bindings.map((b, binding) => ({
-        binding,
-        resource: { buffer: buffers.get(b.buffer)! },
-      })),
-    });
-    steps.push({ pipeline, group, workgroups: kernel.workgroups });
-  }
-  return {
-    submit(times: number) {
-      const encoder = device.createCommandEncoder();
-      for (let t = 0; t < times; t++) {
-        for (const s of steps) {
-          const pass = encoder.beginComputePass();
-          pass.setPipeline(s.pipeline);
-          pass.setBindGroup(0, s.group);
-          pass.dispatchWorkgroups(...s.workgroups);
-          pass.end();
-        }
-      }
-      device.queue.submit([encoder.finish()]);
-    },
-    async read(): Promise<Float32Array> {
-      return new Float32Array(
-        await withTimerPolling(() => gpu!.read(buffers.get("out0")!, outCount * 4)),
-      );
-    },
-    destroy() {
-      for (const b of buffers.values()) b.destroy();
-    },
-  };
-}
-
 let seed = 12345;
 const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 1073741824 - 1;
 const A = Float32Array.from({ length: n * n }, rand);
@@ -215,9 +147,9 @@ for (const [name, tiles] of Object.entries(configs)) {
   });
   const kernels = plan.kernels.map((k) => k.name);
   try {
-    const bound = await bind(plan, [A, B], n * n);
+    const bound = await bindPlan(gpu, plan, [A, B], [n * n * 4]);
     bound.submit(1);
-    const C = await bound.read();
+    const C = new Float32Array(await bound.readOutput(0));
     let worst = 0;
     for (let s = 0; s < 48; s++) {
       const i = (s * 7919) % n, j = (s * 104729 + 3 * s) % n;

@@ -133,11 +133,14 @@ export class GpuContext {
   /**
    * Compiles a WGSL compute kernel. Errors come back as {@link WgslCompileError} naming the kernel
    * and quoting the lines; a pipeline that validation rejects throws {@link GpuValidationError}.
+   * `layout` defaults to `"auto"`, which drops bindings the shader never reads; pass an explicit
+   * one to bind them anyway.
    */
   async compile(
     kernelName: string,
     code: string,
     entryPoint = "main",
+    layout: GPUPipelineLayout | "auto" = "auto",
   ): Promise<GPUComputePipeline> {
     this.check();
     const device = this.device;
@@ -150,7 +153,7 @@ export class GpuContext {
     try {
       return await this.#raceLost(device.createComputePipelineAsync({
         label: kernelName,
-        layout: "auto",
+        layout,
         compute: { module, entryPoint },
       }));
     } catch (error) {

@@ -12,7 +12,7 @@
 
 import process from "node:process";
 import type { GpuContext } from "../../../../kernels/webgpu/device.ts";
-import type { KernelPlan, KernelTarget } from "../../../../kernels/webgpu/kernel.ts";
+import type { Kernel, KernelPlan, KernelTarget } from "../../../../kernels/webgpu/kernel.ts";
 
 type Immediate = (callback: (...args: unknown[]) => void, ...args: unknown[]) => unknown;
 
@@ -65,20 +65,39 @@ export function kernelTarget(gpu: GpuContext, overrides: Partial<KernelTarget> =
   };
 }
 
-const pipelineCache = new WeakMap<GpuContext, Map<string, Promise<GPUComputePipeline>>>();
+interface BoundPipeline {
+  readonly pipeline: GPUComputePipeline;
+  readonly layout: GPUBindGroupLayout;
+}
 
-function pipelineFor(gpu: GpuContext, name: string, code: string): Promise<GPUComputePipeline> {
+const pipelineCache = new WeakMap<GpuContext, Map<string, Promise<BoundPipeline>>>();
+
+/**
+ * The kernel's pipeline with an explicit layout from its binding list (an automatic layout would
+ * drop bindings the shader never reads, e.g. the scalar view of a matmul operand read as `vec4`).
+ */
+function pipelineFor(gpu: GpuContext, kernel: Kernel): Promise<BoundPipeline> {
   let cache = pipelineCache.get(gpu);
   if (!cache) {
     cache = new Map();
     pipelineCache.set(gpu, cache);
   }
-  let pipeline = cache.get(code);
+  const key = `${kernel.bindings.map((b) => b.access).join(",")}\n${kernel.code}`;
+  let pipeline = cache.get(key);
   if (!pipeline) {
-    pipeline = gpu.compile(name, code);
+    const layout = gpu.device.createBindGroupLayout({
+      entries: kernel.bindings.map((b, binding) => ({
+        binding,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: b.access === "read" ? "read-only-storage" as const : "storage" as const },
+      })),
+    });
+    const pipelineLayout = gpu.device.createPipelineLayout({ bindGroupLayouts: [layout] });
+    pipeline = gpu.compile(kernel.name, kernel.code, "main", pipelineLayout)
+      .then((compiled) => ({ pipeline: compiled, layout }));
     // A failed compile must not poison the cache for the next attempt.
-    pipeline.catch(() => cache.delete(code));
-    cache.set(code, pipeline);
+    pipeline.catch(() => cache.delete(key));
+    cache.set(key, pipeline);
   }
   return pipeline;
 }
@@ -144,7 +163,7 @@ export async function bindPlan(
   }
   const steps = await withTimerPolling(() =>
     Promise.all(plan.kernels.map(async (kernel) => {
-      const pipeline = await pipelineFor(gpu, kernel.name, kernel.code);
+      const { pipeline, layout } = await pipelineFor(gpu, kernel);
       const entries = kernel.bindings.map((binding, i) => {
         const buffer = buffers.get(binding.buffer);
         if (!buffer) {
@@ -155,10 +174,7 @@ export async function bindPlan(
         }
         return { binding: i, resource: { buffer } };
       });
-      const bindGroup = device.createBindGroup({
-        layout: pipeline.getBindGroupLayout(0),
-        entries,
-      });
+      const bindGroup = device.createBindGroup({ layout, entries });
       return { pipeline, bindGroup, workgroups: kernel.workgroups };
     }))
   );
