@@ -45,6 +45,13 @@ export interface WebgpuOptions {
   readonly maxWorkgroups?: number;
 }
 
+/** `{ subgroupSize }` when `subgroups` is enabled and the adapter's subgroup size is fixed. */
+function fixedSubgroupSize(gpu: GpuContext): { subgroupSize?: number } {
+  const info = gpu.device.adapterInfo as GPUAdapterInfo | undefined;
+  const min = info?.subgroupMinSize, max = info?.subgroupMaxSize;
+  return gpu.has("subgroups") && min !== undefined && min === max ? { subgroupSize: min } : {};
+}
+
 function debugFromEnv(): boolean {
   const proc = (globalThis as { process?: { env: Record<string, string | undefined> } }).process;
   try {
@@ -87,6 +94,7 @@ export class WebgpuBackend implements Backend {
       // few hundred looping workgroups keep both cores busy; a GPU wants many more.
       maxWorkgroups: options.maxWorkgroups ?? (gpu.info.isSoftware ? 256 : 1 << 20),
       software: gpu.info.isSoftware,
+      ...fixedSubgroupSize(gpu),
     };
     this.#maxDepth = options.maxPendingDepth ?? 48;
   }

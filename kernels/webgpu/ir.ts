@@ -634,7 +634,7 @@ function splitByCommonFactor(
         lowMax += c * t.max;
       }
     }
-    if (low.terms.size > 0 && lowMax < g && high.terms.size > 0) return { g, high, low };
+    if (lowMax < g && high.terms.size > 0) return { g, high, low };
   }
   return null;
 }
@@ -751,8 +751,10 @@ export function dependsOn(e: Exp, name: string, memo = new Map<Exp, boolean>()):
  * const b = new ExpBuilder();
  * toposort([b.add(b.variable("i", 4), b.idx(1))]).length; // 3
  * ```
+ *
+ * Nodes for which `leaf` holds are listed without their operands (unless reached otherwise).
  */
-export function toposort(roots: readonly Exp[]): Exp[] {
+export function toposort(roots: readonly Exp[], leaf?: (e: Exp) => boolean): Exp[] {
   const out: Exp[] = [];
   const seen = new Set<Exp>();
   const stack: [Exp, number][] = roots.map((r) => [r, 0]);
@@ -764,7 +766,7 @@ export function toposort(roots: readonly Exp[]): Exp[] {
       stack.pop();
       continue;
     }
-    if (i < node.src.length) {
+    if (i < node.src.length && !(i === 0 && leaf?.(node))) {
       top[1] = i + 1;
       const child = node.src[i]!;
       if (!seen.has(child)) stack.push([child, 0]);
@@ -802,4 +804,82 @@ export function linearIn(
   let rest = b.idx(lin.k);
   for (const [t, c] of lin.terms) rest = b.add(rest, b.mul(t, b.idx(c)));
   return { coef, rest };
+}
+
+/**
+ * True when the `idx` expression `e` is a multiple of `q` for every value of its variables:
+ * its linear form's constant and every coefficient are (terms are integers).
+ *
+ * @example
+ * ```ts
+ * import { ExpBuilder, isMultipleOf } from "./ir.ts";
+ * const b = new ExpBuilder();
+ * const row = b.variable("row", 8);
+ * isMultipleOf(b.mul(row, b.idx(3072)), 4); // true
+ * isMultipleOf(b.add(row, b.idx(4)), 4); // false
+ * ```
+ */
+export function isMultipleOf(e: Exp, q: number): boolean {
+  const lin = linearOf(e);
+  if (lin.k % q !== 0) return false;
+  for (const c of lin.terms.values()) if (c % q !== 0) return false;
+  return true;
+}
+
+/**
+ * `roots` with variable `name` replaced by `value`, rebuilt through the builder (so index
+ * arithmetic simplifies again); subtrees without the variable are kept as they are. `memo`
+ * (original node to rebuilt node) may be passed to look rebuilt inner nodes up afterwards.
+ *
+ * @example
+ * ```ts
+ * import { ExpBuilder, substitute } from "./ir.ts";
+ * const b = new ExpBuilder();
+ * const c = b.variable("c", 16), q = b.variable("q", 4);
+ * const [e] = substitute(b, [b.idiv(c, 8)], "c", b.add(b.mul(q, b.idx(4)), b.idx(1)));
+ * e === b.idiv(q, 2); // true: (4q + 1) / 8 = q / 2
+ * ```
+ */
+export function substitute(
+  b: ExpBuilder,
+  roots: readonly Exp[],
+  name: string,
+  value: Exp,
+  memo: Map<Exp, Exp> = new Map(),
+): Exp[] {
+  const uses = new Map<Exp, boolean>();
+  const go = (e: Exp): Exp => {
+    const known = memo.get(e);
+    if (known) return known;
+    let out: Exp;
+    if (e.op === "var") out = e.arg === name ? value : e;
+    else if (!dependsOn(e, name, uses)) out = e;
+    else out = rebuild(b, e, e.src.map(go));
+    memo.set(e, out);
+    return out;
+  };
+  return roots.map(go);
+}
+
+/** `e`'s operation applied to new operands `s`. */
+function rebuild(b: ExpBuilder, e: Exp, s: readonly Exp[]): Exp {
+  switch (e.op) {
+    case "load": {
+      const arg = e.arg as LoadArg;
+      return b.load(arg.slot, arg.format, s[0]!);
+    }
+    case "where":
+      return b.where(s[0]!, s[1]!, s[2]!);
+    case "cast":
+      return b.cast(s[0]!, e.type);
+    case "bitcast":
+      return b.bitcast(s[0]!, e.type);
+    case "threefry":
+      return b.threefry(s[0]!, s[1]!, s[2]!, s[3]!);
+    case "component":
+      return b.component(s[0]!, e.arg === 1 ? 1 : 0);
+    default:
+      if (isUnaryOp(e.op)) return b.unary(e.op, s[0]!);
+      return b.binary(e.op as BinaryOp, s[0]!, s[1]!);
+  }
 }
