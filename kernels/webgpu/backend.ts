@@ -43,6 +43,11 @@ export interface WebgpuOptions {
   readonly maxPendingDepth?: number;
   /** Most workgroups a generated kernel launches (default: 256 on software adapters). */
   readonly maxWorkgroups?: number;
+  /**
+   * On a software adapter with a fixed subgroup size, reduce long rows one row per subgroup
+   * (default true); false keeps the workgroup-memory row kernel that GPUs use (tests cover it).
+   */
+  readonly subgroupRows?: boolean;
 }
 
 /** `{ subgroupSize }` when `subgroups` is enabled and the adapter's subgroup size is fixed. */
@@ -94,7 +99,7 @@ export class WebgpuBackend implements Backend {
       // few hundred looping workgroups keep both cores busy; a GPU wants many more.
       maxWorkgroups: options.maxWorkgroups ?? (gpu.info.isSoftware ? 256 : 1 << 20),
       software: gpu.info.isSoftware,
-      ...fixedSubgroupSize(gpu),
+      ...(options.subgroupRows ?? true ? fixedSubgroupSize(gpu) : {}),
     };
     this.#maxDepth = options.maxPendingDepth ?? 48;
   }

@@ -10,7 +10,15 @@ import { assert, assertEquals } from "../../_assert.ts";
 import { device, functions, type NDArray, np } from "../../../mod.ts";
 import { sharedGpu } from "../../../kernels/webgpu/device.ts";
 import { createWebgpuBackend } from "../../../kernels/webgpu/backend.ts";
-import { checkPrimitive, compareHost, operand, rng, skipReason } from "./_harness.ts";
+import {
+  checkPrimitive,
+  compareHost,
+  operand,
+  reference,
+  rng,
+  runOn,
+  skipReason,
+} from "./_harness.ts";
 
 const ignore = skipReason !== null;
 
@@ -132,5 +140,30 @@ Deno.test({
     assert(code.includes("array<vec4<f32>>"), "the row is read as vec4");
     assertEquals(backend.counters.launches, 1);
     for (const a of [x, m!]) backend.release(a);
+  },
+});
+
+Deno.test({
+  name: "the workgroup-memory row kernel (the GPU path) still matches the reference",
+  ignore,
+  async fn() {
+    const barriers = createWebgpuBackend(await sharedGpu(), { subgroupRows: false })!;
+    const r = rng(77);
+    for (const shape of [[5, 256], [3, 130]]) {
+      const x = operand(shape, "float32", r, "special");
+      for (
+        const [prim, params] of [
+          ["reduce_sum", { axes: [1] }],
+          ["reduce_max", { axes: [1] }],
+          ["argmax", { axis: 1 }],
+          ["argmin", { axis: 1 }],
+        ] as const
+      ) {
+        const [want] = await runOn(reference, prim, params, [x]);
+        const [got] = await runOn(barriers, prim, params, [x]);
+        const dtype = prim.startsWith("arg") ? "int32" : "float32";
+        compareHost(got!, want!, dtype, `${prim} ${shape} without subgroups`, [1e-4, 1e-4]);
+      }
+    }
   },
 });
