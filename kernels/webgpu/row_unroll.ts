@@ -21,10 +21,26 @@ import {
   toposort,
 } from "./ir.ts";
 
-/** Iterations an unrolled row loop folds into one (one `vec4<f32>` per aligned load). */
+/**
+ * Iterations an unrolled row loop folds into one (one `vec4<f32>` per aligned load).
+ *
+ * @example
+ * ```ts
+ * import { unrollFactor } from "./row_unroll.ts";
+ * unrollFactor; // 4
+ * ```
+ */
 export const unrollFactor = 4;
 
-/** A row loop unrolled by {@link unrollFactor}. */
+/**
+ * A row loop unrolled by {@link unrollFactor}.
+ *
+ * @example
+ * ```ts ignore
+ * const loop: UnrolledLoop = unrollLoop(b, [body], "r0", b.idx(0), b.idx(3072))!;
+ * loop.q; // "r0v", over [0, 768)
+ * ```
+ */
 export interface UnrolledLoop {
   /** The original loop variable. */
   readonly v: string;
