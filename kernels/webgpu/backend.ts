@@ -43,6 +43,18 @@ export interface WebgpuOptions {
   readonly maxPendingDepth?: number;
   /** Most workgroups a generated kernel launches (default: 256 on software adapters). */
   readonly maxWorkgroups?: number;
+  /**
+   * On a software adapter with a fixed subgroup size, reduce long rows one row per subgroup
+   * (default true); false keeps the workgroup-memory row kernel that GPUs use (tests cover it).
+   */
+  readonly subgroupRows?: boolean;
+}
+
+/** `{ subgroupSize }` when `subgroups` is enabled and the adapter's subgroup size is fixed. */
+function fixedSubgroupSize(gpu: GpuContext): { subgroupSize?: number } {
+  const info = gpu.device.adapterInfo as GPUAdapterInfo | undefined;
+  const min = info?.subgroupMinSize, max = info?.subgroupMaxSize;
+  return gpu.has("subgroups") && min !== undefined && min === max ? { subgroupSize: min } : {};
 }
 
 function debugFromEnv(): boolean {
@@ -87,6 +99,7 @@ export class WebgpuBackend implements Backend {
       // few hundred looping workgroups keep both cores busy; a GPU wants many more.
       maxWorkgroups: options.maxWorkgroups ?? (gpu.info.isSoftware ? 256 : 1 << 20),
       software: gpu.info.isSoftware,
+      ...(options.subgroupRows ?? true ? fixedSubgroupSize(gpu) : {}),
     };
     this.#maxDepth = options.maxPendingDepth ?? 48;
   }

@@ -11,6 +11,8 @@
 import type { Kernel, KernelBinding, KernelTarget } from "./kernel.ts";
 import { workgroupGrid } from "./kernel.ts";
 import type { Exp, ExpBuilder, ExpType, StorageFormat } from "./ir.ts";
+import { toposort } from "./ir.ts";
+import { reusedBody, type UnrolledLoop, unrollFactor, unrollLoop } from "./row_unroll.ts";
 import { bindingDecl, literal, WgslEmitter, wgslType } from "./wgsl_render.ts";
 import { helperSource } from "./wgsl_helpers.ts";
 
@@ -44,19 +46,33 @@ function header(
   outputs: readonly OutputDecl[],
   atomicOutputs: boolean,
   extraEnables: readonly string[] = [],
+  vec4: { readonly inputs: ReadonlySet<number>; readonly outputs: boolean } | null = null,
 ): { decls: string; bindings: KernelBinding[] } {
   const lines: string[] = [];
   const needF16 = [...inputs, ...outputs.map((o) => o.format)].includes("f16");
   if (needF16) lines.push("enable f16;");
   for (const e of extraEnables) lines.push(`enable ${e};`);
+  // Rows spread over one subgroup's lanes leave the lanes' loops divergent before each
+  // reduction; every lane of the subgroup works on the same row, so the shuffles are safe.
+  if (extraEnables.includes("subgroups")) lines.push("diagnostic(off, subgroup_uniformity);");
   const bindings: KernelBinding[] = [];
+  const vecDecl = (name: string, access: string) =>
+    `@group(0) @binding(${bindings.length}) var<storage, ${access}> ${name}: array<vec4<f32>>;`;
   inputs.forEach((format, i) => {
-    lines.push(bindingDecl(bindings.length, `in${i}`, format, "read"));
+    lines.push(
+      vec4?.inputs.has(i)
+        ? vecDecl(`in${i}`, "read")
+        : bindingDecl(bindings.length, `in${i}`, format, "read"),
+    );
     bindings.push({ buffer: `in${i}`, access: "read" });
   });
   outputs.forEach((o, i) => {
     const atomic = atomicOutputs && isPacked(o.format);
-    lines.push(bindingDecl(bindings.length, `out${i}`, o.format, "read_write", atomic));
+    lines.push(
+      vec4?.outputs
+        ? vecDecl(`out${i}`, "read_write")
+        : bindingDecl(bindings.length, `out${i}`, o.format, "read_write", atomic),
+    );
     bindings.push({ buffer: `out${i}`, access: "read_write" });
   });
   return { decls: lines.join("\n"), bindings };
@@ -270,6 +286,11 @@ export interface RowKernelSpec {
   readonly target: KernelTarget;
   /** Most workgroups to launch (rows loop over the rest). */
   readonly maxWorkgroups?: number;
+  /**
+   * The workgroup is one subgroup of exactly `threadsPerRow` lanes (the adapter's fixed
+   * subgroup size, `subgroups` enabled): reduce with shuffles, without barriers.
+   */
+  readonly subgroup?: boolean;
 }
 
 function identity(op: StageOp, type: ExpType): string {
@@ -306,10 +327,22 @@ function argBetter(
   return `((d_isnan(${v2}) && (!d_isnan(${v1}) || ${i2} < ${i1})) || (!d_isnan(${v1}) && !d_isnan(${v2}) && ${plain}))`;
 }
 
+/** Every expression an unrolled loop evaluates, its vector load indices included. */
+function unrolledRoots(loop: UnrolledLoop): Exp[] {
+  return [...loop.copies.flat(), ...[...loop.vectorLoads.values()].map((l) => l.index)];
+}
+
 /**
  * A kernel that reduces rows (cooperatively, when `threadsPerRow > 1`) and writes per-row and
  * per-column outputs computed from the reduced values: a standalone reduction, or softmax or
  * layer norm in one pass per row.
+ *
+ * With `subgroup`, one subgroup of `threadsPerRow` lanes (the workgroup) owns each row and
+ * combines its lanes' partial results with subgroup shuffles instead of workgroup memory and
+ * barriers: on a CPU adapter (lavapipe) a workgroup's invocations are SIMD lanes of one thread
+ * and every barrier suspends and resumes each group of lanes, which cost most of a softmax.
+ * Whole-row loops are then unrolled by 4 with aligned float32 operands read as `vec4<f32>`
+ * (`row_unroll.ts`), float32 outputs written the same way.
  *
  * @example
  * ```ts ignore
@@ -319,7 +352,9 @@ function argBetter(
 export function buildRowKernel(spec: RowKernelSpec): RuntimeKernel {
   const T = spec.threadsPerRow;
   const coop = T > 1;
+  const sub = coop && spec.subgroup === true;
   const wg = coop ? T : 64;
+  const b = spec.builder;
   const { workgroups, expr, groups } = threadIndex(
     coop ? spec.rows * T : spec.rows,
     wg,
@@ -327,39 +362,161 @@ export function buildRowKernel(spec: RowKernelSpec): RuntimeKernel {
     spec.maxWorkgroups ?? Infinity,
   );
   const atomics = spec.outputs.some((o) => isPacked(o.format));
-  const { decls, bindings } = header(spec.inputs, spec.outputs, atomics);
+  // Unrolled loops, by original loop variable ("col" for the column loop).
+  const loops = new Map<string, UnrolledLoop>();
+  if (sub) {
+    for (const st of spec.stages) {
+      const loop = unrollLoop(b, [st.body], st.loopVar, st.start, st.end);
+      if (loop) loops.set(st.loopVar, loop);
+    }
+    if (spec.cols) {
+      const loop = unrollLoop(b, spec.cols.values, "col", b.idx(0), b.idx(spec.cols.count));
+      if (loop) loops.set("col", loop);
+    }
+  }
+  const colLoop = loops.get("col");
+  const vecOutputs = colLoop !== undefined && spec.outputs.every((o) => o.format === "f32");
+  // An input is declared `array<vec4<f32>>` when every load of it is an aligned one.
+  const vecInputs = new Set<number>();
+  if (sub) {
+    const plain = [
+      ...spec.stages.flatMap((
+        st,
+      ) => [st.start, st.end, ...(loops.has(st.loopVar) ? [] : [st.body])]),
+      ...(spec.rowValues ?? []),
+      ...(spec.cols && !colLoop ? spec.cols.values : []),
+    ];
+    const blocked = new Set<number>();
+    const visit = (nodes: readonly Exp[], aligned: ReadonlyMap<Exp, unknown>) => {
+      for (const n of toposort(nodes)) {
+        if (n.op !== "load") continue;
+        const slot = (n.arg as { slot: number }).slot;
+        if (aligned.has(n)) vecInputs.add(slot);
+        else blocked.add(slot);
+      }
+    };
+    visit(plain, new Map());
+    for (const loop of loops.values()) visit(loop.copies.flat(), loop.vectorLoads);
+    for (const slot of blocked) vecInputs.delete(slot);
+  }
+  // The last whole-row stage whose body the single float32 output recomputes per column
+  // (softmax's exp) writes it to the output as it goes; the column loop reads it back (the same
+  // lane wrote the same elements, so no barrier) instead of evaluating it again.
+  let reuse: { stage: StageSpec; node: Exp } | null = null;
+  if (vecOutputs && spec.outputs.length === 1) {
+    for (const st of spec.stages) {
+      const loop = loops.get(st.loopVar);
+      if (!loop || loop.count !== colLoop.count || st.type !== "f32") continue;
+      if (st.op === "argmax" || st.op === "argmin") continue;
+      const node = reusedBody(st.body, st.loopVar, spec.cols!.values, "col");
+      if (node) reuse = { stage: st, node };
+    }
+  }
+  const { decls, bindings } = header(
+    spec.inputs,
+    spec.outputs,
+    atomics,
+    sub ? ["subgroups"] : [],
+    sub ? { inputs: vecInputs, outputs: vecOutputs } : null,
+  );
   const emitter = new WgslEmitter((slot) => `in${slot}`);
   emitter.helpers.add("d_isnan");
   const lines: string[] = [];
   const shared = new Set<string>();
   const lane = coop ? "lane" : "0i";
+  let vecCount = 0;
+  /**
+   * Opens the unrolled loop `loop` (grid-strided over the lanes), loads its aligned operands
+   * once as vec4 and emits the copies of its roots; returns each copy's root texts. `extra`
+   * replaces nodes by text per copy.
+   */
+  const openUnrolled = (loop: UnrolledLoop, extra: (u: number) => Map<Exp, string>) => {
+    lines.push(
+      `  for (var ${loop.q}: i32 = ${lane}; ${loop.q} < ${loop.count}i + dz; ${loop.q} = ${loop.q} + ${T}i) {`,
+    );
+    const overrides = new Map<Exp, string>();
+    loop.copies.forEach((_, u) => extra(u).forEach((text, n) => overrides.set(n, text)));
+    const live = new Set(toposort(loop.copies.flat(), (n) => overrides.has(n)));
+    const vectors = new Map<string, string>();
+    for (const [n, { slot, index, u }] of loop.vectorLoads) {
+      if (!vecInputs.has(slot) || !live.has(n)) continue;
+      const key = `${slot}:${index.id}`;
+      let name = vectors.get(key);
+      if (!name) {
+        name = `v${vecCount++}`;
+        const [at] = emitter.emit([index], lines, "    ");
+        lines.push(`    let ${name} = in${slot}[${at}];`);
+        vectors.set(key, name);
+      }
+      overrides.set(n, `${name}[${u}]`);
+    }
+    for (const [n, text] of overrides) emitter.overrides.set(n, text);
+    const texts = loop.copies.map((roots) => emitter.emit(roots, lines, "    "));
+    emitter.overrides.clear();
+    return texts;
+  };
   for (const stage of spec.stages) {
     const ty = wgslType(stage.type);
     const arg = stage.op === "argmax" || stage.op === "argmin";
     const acc = `${stage.name}_acc`;
     const at = `${stage.name}_at`;
-    emitter.hoist([stage.body, stage.start, stage.end], [stage.loopVar], lines, "  ");
+    const r = stage.loopVar;
+    const loop = loops.get(r);
+    const roots = loop ? unrolledRoots(loop) : [stage.body];
+    emitter.hoist([...roots, stage.start, stage.end], [loop ? loop.q : r], lines, "  ");
     const [startText, endText] = emitter.emit([stage.start, stage.end], lines, "  ");
     lines.push(`  var ${acc}: ${ty} = ${identity(stage.op, stage.type)};`);
     if (arg) lines.push(`  var ${at}: i32 = -1i;`);
-    const r = stage.loopVar;
-    lines.push(
-      `  for (var ${r}: i32 = ${startText} + ${lane}; ${r} < ${endText} + dz; ${r} = ${r} + ${T}i) {`,
-    );
-    emitter.scope(() => {
-      const [v] = emitter.emit([stage.body], lines, "    ");
+    const accumulate = (v: string, index: string, indent: string) => {
       if (arg) {
         const cmp = stage.op === "argmax" ? ">" : "<";
         const better = stage.type === "f32"
           ? `(!d_isnan(${acc}) && (d_isnan(${v}) || ${v} ${cmp} ${acc}))`
           : `(${v} ${cmp} ${acc})`;
-        lines.push(`    if (${at} < 0i || ${better}) { ${acc} = ${v}; ${at} = ${r}; }`);
+        lines.push(`${indent}if (${at} < 0i || ${better}) { ${acc} = ${v}; ${at} = ${index}; }`);
       } else {
-        lines.push(`    ${acc} = ${combine(stage.op, stage.type, acc, v!, emitter.helpers)};`);
+        lines.push(`${indent}${acc} = ${combine(stage.op, stage.type, acc, v, emitter.helpers)};`);
       }
-    });
+    };
+    if (loop) {
+      emitter.scope(() => {
+        const texts = openUnrolled(loop, () => new Map());
+        texts.forEach(([v], u) => accumulate(v!, `${loop.q} * ${unrollFactor}i + ${u}i`, "    "));
+        if (reuse?.stage === stage) {
+          const kept = texts.map(([v]) => v).join(", ");
+          lines.push(
+            `    out0[row * ${loop.count}i + ${loop.q}] = vec4<f32>(${kept});`,
+          );
+        }
+      });
+    } else {
+      lines.push(
+        `  for (var ${r}: i32 = ${startText} + ${lane}; ${r} < ${endText} + dz; ${r} = ${r} + ${T}i) {`,
+      );
+      emitter.scope(() => {
+        const [v] = emitter.emit([stage.body], lines, "    ");
+        accumulate(v!, r, "    ");
+      });
+    }
     lines.push("  }");
-    if (coop) {
+    if (sub) {
+      // Butterfly over the subgroup: every lane ends with the same (bitwise) result.
+      for (let s = T / 2; s >= 1; s /= 2) {
+        if (arg) {
+          const ov = `${stage.name}_v${s}`, oa = `${stage.name}_a${s}`;
+          lines.push(`  let ${ov} = subgroupShuffleXor(${acc}, ${s}u);`);
+          lines.push(`  let ${oa} = subgroupShuffleXor(${at}, ${s}u);`);
+          const better = argBetter(stage.op, stage.type, acc, at, ov, oa);
+          lines.push(
+            `  if (${oa} >= 0i && (${at} < 0i || ${better})) { ${acc} = ${ov}; ${at} = ${oa}; }`,
+          );
+        } else {
+          const other = `subgroupShuffleXor(${acc}, ${s}u)`;
+          lines.push(`  ${acc} = ${combine(stage.op, stage.type, acc, other, emitter.helpers)};`);
+        }
+      }
+      lines.push(`  let ${stage.name} = ${arg ? at : acc};`);
+    } else if (coop) {
       const sv = `sh_${ty}`;
       shared.add(`var<workgroup> ${sv}: array<${ty}, ${T}>;`);
       if (arg) shared.add(`var<workgroup> sh_at: array<i32, ${T}>;`);
@@ -409,17 +566,47 @@ export function buildRowKernel(spec: RowKernelSpec): RuntimeKernel {
   }
   if (spec.cols) {
     const K = spec.cols.count;
-    emitter.hoist(spec.cols.values, ["col"], lines, "  ");
-    lines.push(`  for (var col: i32 = ${lane}; col < ${K}i + dz; col = col + ${T}i) {`);
-    emitter.scope(() => {
-      const texts = emitter.emit(spec.cols!.values, lines, "    ");
-      lines.push(`    let flat = row * ${K}i + col;`);
+    const values = spec.cols.values;
+    const storeAt = (indent: string, flat: string, texts: readonly string[]) => {
       texts.forEach((v, i) => {
         const o = spec.outputs[k + i]!;
         if (isPacked(o.format)) clear.push(`out${k + i}`);
-        lines.push("    " + storeStatement(`out${k + i}`, o.format, "flat", v, emitter.helpers));
+        lines.push(indent + storeStatement(`out${k + i}`, o.format, flat, v, emitter.helpers));
       });
-    });
+    };
+    if (colLoop) {
+      const loop = colLoop;
+      emitter.hoist(unrolledRoots(loop), [loop.q], lines, "  ");
+      emitter.scope(() => {
+        const kept = reuse ? `kept${vecCount++}` : "";
+        const extra = (u: number) => {
+          const copy = reuse ? loop.memos[u]!.get(reuse.node) : undefined;
+          return copy ? new Map([[copy, `${kept}[${u}]`]]) : new Map<Exp, string>();
+        };
+        // The kept values are read before the loop's other loads (same lane, same elements).
+        const at = lines.length + 1;
+        const texts = openUnrolled(loop, extra);
+        if (reuse) lines.splice(at, 0, `    let ${kept} = out0[row * ${loop.count}i + ${loop.q}];`);
+        if (vecOutputs) {
+          values.forEach((_, i) => {
+            const parts = texts.map((t) => t[i]!).join(", ");
+            lines.push(`    out${k + i}[row * ${loop.count}i + ${loop.q}] = vec4<f32>(${parts});`);
+          });
+        } else {
+          texts.forEach((t, u) =>
+            storeAt("    ", `row * ${K}i + ${loop.q} * ${unrollFactor}i + ${u}i`, t)
+          );
+        }
+      });
+    } else {
+      emitter.hoist(values, ["col"], lines, "  ");
+      lines.push(`  for (var col: i32 = ${lane}; col < ${K}i + dz; col = col + ${T}i) {`);
+      emitter.scope(() => {
+        const texts = emitter.emit(values, lines, "    ");
+        lines.push(`    let flat = row * ${K}i + col;`);
+        storeAt("    ", "flat", texts);
+      });
+    }
     lines.push("  }");
   }
   // Rows loop grid-stride; with one row per workgroup the row index stays uniform, so the

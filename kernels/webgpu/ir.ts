@@ -16,7 +16,7 @@
  */
 import { dependsOn } from "./ir_graph.ts";
 
-export { dependsOn, toposort } from "./ir_graph.ts";
+export { dependsOn, substitute, toposort } from "./ir_graph.ts";
 
 /** The type of a register value (`idx` is an `i32` index that may be simplified algebraically). */
 export type ExpType = "f32" | "i32" | "u32" | "bool" | "idx" | "u32x2";
@@ -637,7 +637,7 @@ function splitByCommonFactor(
         lowMax += c * t.max;
       }
     }
-    if (low.terms.size > 0 && lowMax < g && high.terms.size > 0) return { g, high, low };
+    if (lowMax < g && high.terms.size > 0) return { g, high, low };
   }
   return null;
 }
@@ -751,4 +751,24 @@ export function linearIn(
   let rest = b.idx(lin.k);
   for (const [t, c] of lin.terms) rest = b.add(rest, b.mul(t, b.idx(c)));
   return { coef, rest };
+}
+
+/**
+ * True when the `idx` expression `e` is a multiple of `q` for every value of its variables:
+ * its linear form's constant and every coefficient are (terms are integers).
+ *
+ * @example
+ * ```ts
+ * import { ExpBuilder, isMultipleOf } from "./ir.ts";
+ * const b = new ExpBuilder();
+ * const row = b.variable("row", 8);
+ * isMultipleOf(b.mul(row, b.idx(3072)), 4); // true
+ * isMultipleOf(b.add(row, b.idx(4)), 4); // false
+ * ```
+ */
+export function isMultipleOf(e: Exp, q: number): boolean {
+  const lin = linearOf(e);
+  if (lin.k % q !== 0) return false;
+  for (const c of lin.terms.values()) if (c % q !== 0) return false;
+  return true;
 }

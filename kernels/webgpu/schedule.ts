@@ -59,6 +59,11 @@ export interface ScheduleConfig {
   readonly maxWorkgroups: number;
   /** The adapter is a CPU implementation (lavapipe): kernels are shaped for SIMD lanes. */
   readonly software: boolean;
+  /**
+   * The adapter's subgroup size when it is fixed (minimum = maximum) and `subgroups` is
+   * enabled; on a software adapter, long row reductions then run one row per subgroup.
+   */
+  readonly subgroupSize?: number;
 }
 
 /** Signals, inside a map kernel attempt, that `node` calls for another kernel kind. */
@@ -409,9 +414,19 @@ class Scheduler {
       : unravel(b, b.add(b.mul(row, b.idx(extent)), col!), m.aval.shape);
     const value = low.gen(m, index);
     const maxExtent = Math.max(1, ...stages.map((s) => s.end.max - Math.max(0, s.start.min)));
-    // Cooperative rows for long reductions: 64 lanes on lavapipe (one SIMD loop per workgroup),
-    // 256 on a GPU; short rows take one thread each.
-    const threads = maxExtent < 128 ? 1 : this.config.software ? 64 : maxExtent >= 1024 ? 256 : 64;
+    // Cooperative rows for long reductions: on lavapipe one subgroup (a SIMD vector of one CPU
+    // thread, no barriers) or else 64 lanes; 256 on a GPU; short rows take one thread each.
+    const sg = this.config.software ? this.config.subgroupSize ?? 0 : 0;
+    const subgroup = sg >= 4 && sg <= 64 && (sg & (sg - 1)) === 0;
+    const threads = maxExtent < 128
+      ? 1
+      : subgroup
+      ? sg
+      : this.config.software
+      ? 64
+      : maxExtent >= 1024
+      ? 256
+      : 64;
     const kernel = buildRowKernel({
       name: `row_${this.#describe(m)}_${rows}x${perRow ? 1 : extent}`,
       rows,
@@ -423,6 +438,7 @@ class Scheduler {
       ...(perRow ? { rowValues: [value] } : { cols: { count: extent, values: [value] } }),
       target: this.config.target,
       maxWorkgroups: this.config.maxWorkgroups,
+      subgroup: subgroup && threads > 1,
     });
     return {
       step: {

@@ -118,6 +118,11 @@ export function literal(value: number, type: ExpType): string {
 export class WgslEmitter {
   /** Helper functions the emitted code calls. */
   readonly helpers = new Set<string>();
+  /**
+   * Text that replaces the rendering of particular nodes (a component of a vector loaded once
+   * for several unrolled iterations); set and cleared by the kernel skeleton.
+   */
+  readonly overrides = new Map<Exp, string>();
   #names = new Map<Exp, string>();
   #next = 0;
 
@@ -135,7 +140,8 @@ export class WgslEmitter {
 
   /** Defines every node `roots` need; returns the expression text of each root. */
   emit(roots: readonly Exp[], lines: string[], indent: string): string[] {
-    for (const node of toposort(roots)) this.#define(node, lines, indent);
+    const overridden = (n: Exp) => this.overrides.has(n);
+    for (const node of toposort(roots, overridden)) this.#define(node, lines, indent);
     return roots.map((r) => this.#text(r));
   }
 
@@ -162,7 +168,7 @@ export class WgslEmitter {
   #define(node: Exp, lines: string[], indent: string): void {
     if (node.op === "const" || node.op === "var" || node.op === "ref") return;
     if (this.#names.has(node)) return;
-    const code = this.#render(node);
+    const code = this.overrides.get(node) ?? this.#render(node);
     const name = `t${this.#next++}`;
     lines.push(`${indent}let ${name} = ${code};`);
     this.#names.set(node, name);

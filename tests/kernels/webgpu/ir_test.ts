@@ -1,6 +1,13 @@
 import fc from "fast-check";
 import { assert, assertEquals } from "../../_assert.ts";
-import { type Exp, ExpBuilder, linearIn, toposort } from "../../../kernels/webgpu/ir.ts";
+import {
+  type Exp,
+  ExpBuilder,
+  isMultipleOf,
+  linearIn,
+  substitute,
+  toposort,
+} from "../../../kernels/webgpu/ir.ts";
 import { ravel, unravel } from "../../../kernels/webgpu/lower.ts";
 
 /** Evaluates an `idx`/bool expression with the given variable values (WGSL semantics). */
@@ -156,4 +163,42 @@ Deno.test("ExpBuilder index simplification preserves values (fast-check)", () =>
     }),
     { numRuns: 2000 },
   );
+});
+
+Deno.test("substitute: 4q + u for c keeps every value and folds the shared division", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 6 }),
+      fc.integer({ min: 1, max: 40 }),
+      fc.integer({ min: 0, max: 3 }),
+      (k, d, u) => {
+        const b = new ExpBuilder();
+        const count = 4 * k * d;
+        const c = b.variable("c", count), q = b.variable("q", count / 4);
+        const row = b.variable("row", 3);
+        // A group-norm style index: a channel from the column, plus a row offset.
+        const e = b.add(b.mul(row, b.idx(7)), b.idiv(b.add(c, b.mul(row, b.idx(count))), 4 * d));
+        const [s] = substitute(b, [e], "c", b.add(b.mul(q, b.idx(4)), b.idx(u)));
+        for (let qv = 0; qv < count / 4; qv++) {
+          for (let r = 0; r < 3; r++) {
+            const want = evaluate(e, { c: 4 * qv + u, row: r });
+            assertEquals(evaluate(s!, { q: qv, row: r }), want);
+          }
+        }
+        // The four copies share one expression: u < 4 divides out.
+        const [s0] = substitute(b, [e], "c", b.mul(q, b.idx(4)));
+        assert(s === s0, `copy ${u} differs from copy 0`);
+      },
+    ),
+    { seed: 1234, numRuns: 40 },
+  );
+});
+
+Deno.test("isMultipleOf holds exactly for linear forms with multiple coefficients", () => {
+  const b = new ExpBuilder();
+  const row = b.variable("row", 10), col = b.variable("col", 10);
+  assert(isMultipleOf(b.add(b.mul(row, b.idx(3072)), b.idx(8)), 4));
+  assert(!isMultipleOf(b.add(b.mul(row, b.idx(3072)), b.idx(1)), 4));
+  assert(!isMultipleOf(b.add(b.mul(row, b.idx(258)), col), 4));
+  assert(!isMultipleOf(b.idiv(row, 2), 4));
 });
