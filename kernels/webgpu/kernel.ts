@@ -47,6 +47,8 @@ export interface KernelTarget {
   readonly shaderF16: boolean;
   /** `subgroups` is enabled. */
   readonly subgroups: boolean;
+  /** The smallest subgroup size the adapter may use (absent or 0 when unknown). */
+  readonly subgroupMinSize?: number;
   /** `maxComputeWorkgroupsPerDimension` (dispatches beyond it must use 2-D/3-D grids). */
   readonly maxWorkgroupsPerDimension: number;
   /** `maxComputeWorkgroupStorageSize` in bytes. */

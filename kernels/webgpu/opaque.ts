@@ -40,12 +40,16 @@ function contractDtype(formats: readonly StorageFormat[]): "f32" | "f16" | null 
  * ```ts ignore
  * opaquePlan({ prim: "conv", params }, [x, w], [out], target);
  * ```
+ *
+ * `software` (the adapter is a CPU implementation) lets the attention templates pick kernels
+ * shaped for lavapipe.
  */
 export function opaquePlan(
   call: PrimitiveCall,
   inputs: readonly PlanOperand[],
   outputs: readonly PlanOperand[],
   target: KernelTarget,
+  software = false,
 ): RuntimePlan {
   switch (call.prim) {
     case "conv": {
@@ -95,7 +99,7 @@ export function opaquePlan(
         dtype: dtype ?? "f32",
       };
       if (call.prim === "attention") {
-        if (dtype) return attentionForwardPlan(spec, target);
+        if (dtype) return attentionForwardPlan({ ...spec, software }, target);
         return {
           scratch: [],
           kernels: [

@@ -124,6 +124,7 @@ export class Runtime {
     this.target = {
       shaderF16: gpu.has("shader-f16"),
       subgroups: gpu.has("subgroups"),
+      subgroupMinSize: gpu.info.subgroupMinSize,
       maxWorkgroupsPerDimension: limits["maxComputeWorkgroupsPerDimension"] ?? 65535,
       maxWorkgroupStorageBytes: limits["maxComputeWorkgroupStorageSize"] ?? 16384,
       maxInvocationsPerWorkgroup: limits["maxComputeInvocationsPerWorkgroup"] ?? 256,

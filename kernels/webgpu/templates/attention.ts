@@ -34,6 +34,7 @@
 
 import type { Kernel, KernelPlan, KernelTarget } from "../kernel.ts";
 import { declareTile, tileCells, tileGemm } from "./_tile_gemm.ts";
+import { streamAttentionForwardKernel, streamRowsPerLane } from "./attention_stream.ts";
 import {
   checkBindings,
   checkSizes,
@@ -68,6 +69,11 @@ export interface AttentionSpec {
   readonly causal: boolean;
   /** Storage type of q, k, v, out and the gradients; arithmetic is always float32. */
   readonly dtype: FloatStorage;
+  /**
+   * The adapter is a CPU implementation (lavapipe): large forward passes then use the
+   * barrier-free streaming kernel of `attention_stream.ts` (see `streamRowsPerLane`).
+   */
+  readonly software?: boolean;
 }
 
 /** Invocations per workgroup, as an 8 x 8 grid `(tr, tc) = (lid / 8, lid % 8)`. */
@@ -144,7 +150,8 @@ function clampIndex(x: string, count: number): string {
  * transposed key tile), the row maxima are reduced through workgroup memory, the probabilities
  * go to workgroup memory as `P[key][row]`, and the same invocation accumulates output rows
  * `tr * BR/8 + i`, columns `tc + 8h` from `P` and the value tile (which replaces the key tile).
- * Causal workgroups stop at the last key their rows can see.
+ * Causal workgroups stop at the last key their rows can see. On a software adapter
+ * (`spec.software`), large problems get the streaming kernel of `attention_stream.ts` instead.
  *
  * @example
  * ```ts ignore
@@ -163,6 +170,14 @@ export function attentionForwardPlan(spec: AttentionSpec, target: KernelTarget):
   const bh = batch * heads;
   if (bh * sq === 0) return { scratch: [], kernels: [] };
   checkBindings("attention_fwd", 5, target);
+  const streamRows = streamRowsPerLane(spec, target);
+  if (streamRows !== null) {
+    const enable = enableFor(dtype, target, what);
+    return {
+      scratch: [],
+      kernels: [streamAttentionForwardKernel(spec, target, streamRows, enable)],
+    };
+  }
   const rm = rowsPerThread(sq), br = grid * rm;
   // Workgroup memory (f32): kv [BC * max(D, Dv)], pt [BC * BR], red [8 * BR], stat [2 * BR].
   const bc = fitRows(4 * (Math.max(d, dv) + br), 4 * (grid + 2) * br, sk, target, what);

@@ -1,0 +1,155 @@
+import { assert } from "../../../_assert.ts";
+import { sharedGpu } from "../../../../kernels/webgpu/device.ts";
+import type { KernelTarget } from "../../../../kernels/webgpu/kernel.ts";
+import {
+  attentionForwardPlan,
+  type AttentionSpec,
+} from "../../../../kernels/webgpu/templates/attention.ts";
+import {
+  streamAttentionForwardKernel,
+  streamRowsPerLane,
+} from "../../../../kernels/webgpu/templates/attention_stream.ts";
+import { kernelTarget, runPlan } from "./_run_plan.ts";
+import { expectClose, fromStorage, randomFloats, reference, roundAs, toStorage } from "./_data.ts";
+
+const gpu = await sharedGpu();
+const subgroupsOf8 = gpu !== null && gpu.has("subgroups") && gpu.info.subgroupMinSize >= 8;
+if (!subgroupsOf8) {
+  console.warn(
+    "SKIP streaming attention GPU tests: no WebGPU adapter with subgroups of at least 8 " +
+      "invocations (lavapipe has them; run `deno task setup`)",
+  );
+}
+
+interface Case {
+  spec: AttentionSpec;
+  rowsPerLane: number;
+  seed: number;
+  /** Forces a 2-D grid with padding workgroups (the masked prologue). */
+  maxWorkgroupsPerDimension?: number;
+}
+
+const base: AttentionSpec = {
+  batch: 1,
+  heads: 1,
+  seqQ: 1,
+  seqK: 1,
+  headDim: 5,
+  headDimV: 3,
+  scale: 1 / Math.sqrt(5),
+  causal: false,
+  dtype: "f32",
+};
+
+/**
+ * S = 1; S past one block and one workgroup and not a multiple of 8; causal with Sq > Sk
+ * (fully masked rows) and Sq < Sk; several heads; a padded 2-D grid; both row counts.
+ */
+const cases: Case[] = [
+  { spec: base, rowsPerLane: 2, seed: 1 },
+  {
+    spec: { ...base, batch: 2, heads: 2, seqQ: 70, seqK: 45, headDim: 16, headDimV: 24 },
+    rowsPerLane: 1,
+    seed: 2,
+  },
+  {
+    spec: { ...base, seqQ: 150, seqK: 37, headDim: 8, headDimV: 8, causal: true },
+    rowsPerLane: 2,
+    seed: 3,
+  },
+  {
+    spec: { ...base, heads: 3, seqQ: 33, seqK: 130, headDim: 12, headDimV: 4, causal: true },
+    rowsPerLane: 1,
+    seed: 4,
+    maxWorkgroupsPerDimension: 2,
+  },
+];
+
+async function check(c: Case): Promise<void> {
+  const { spec } = c;
+  const { batch: b, heads: h, seqQ: sq, seqK: sk, headDim: d, headDimV: dv, dtype } = spec;
+  const shapes = { q: [b, h, sq, d], k: [b, h, sk, d], v: [b, h, sk, dv], out: [b, h, sq, dv] };
+  const n = (s: number[]) => s.reduce((x, y) => x * y, 1);
+  // Values in [-2, 2) so that softmax rows are far from uniform.
+  const data = (s: number[], k: number) =>
+    roundAs(randomFloats(n(s), c.seed + k).map((x) => 2 * x), dtype);
+  const [q, k, v] = [data(shapes.q, 0), data(shapes.k, 1), data(shapes.v, 2)];
+  const target = kernelTarget(gpu!, {
+    maxWorkgroupsPerDimension: c.maxWorkgroupsPerDimension ?? 65535,
+  });
+  const enable = dtype === "f16" ? "enable f16;\n" : "";
+  const kernel = streamAttentionForwardKernel(spec, target, c.rowsPerLane, enable);
+  const bytes = dtype === "f32" ? 4 : 2;
+  const [outBytes, lseBytes] = await runPlan(
+    gpu!,
+    { scratch: [], kernels: [kernel] },
+    [toStorage(q, dtype), toStorage(k, dtype), toStorage(v, dtype)],
+    [n(shapes.out) * bytes, b * h * sq * 4],
+  );
+  const refDtype = dtype === "f32" ? "float32" : "float16";
+  const [out, lse] = reference("attention", { scale: spec.scale, causal: spec.causal }, [
+    { shape: shapes.q, data: q, dtype: refDtype },
+    { shape: shapes.k, data: k, dtype: refDtype },
+    { shape: shapes.v, data: v, dtype: refDtype },
+  ], [{ shape: shapes.out, dtype: refDtype }, { shape: [b, h, sq], dtype: "float32" }]);
+  const tol = dtype === "f32" ? { rtol: 1e-4, atol: 1e-5 } : { rtol: 2e-3, atol: 2e-3 };
+  const name = `${kernel.name} on ${JSON.stringify(c)}`;
+  expectClose(`out of ${name}`, fromStorage(outBytes!, dtype), out!, tol.rtol, tol.atol);
+  expectClose(`lse of ${name}`, fromStorage(lseBytes!, "f32"), lse!, 1e-5, 1e-5);
+}
+
+Deno.test({
+  name: "streamAttentionForwardKernel matches the reference attention (masks, tails, grids)",
+  ignore: !subgroupsOf8,
+  async fn() {
+    for (const c of cases) await check(c);
+  },
+});
+
+Deno.test({
+  name: "streamAttentionForwardKernel with f16 storage matches the reference in float16",
+  ignore: !subgroupsOf8 || !gpu?.has("shader-f16"),
+  async fn() {
+    await check({ ...cases[2]!, spec: { ...cases[2]!.spec, dtype: "f16" } });
+  },
+});
+
+const lavapipeLike: KernelTarget = {
+  shaderF16: true,
+  subgroups: true,
+  subgroupMinSize: 8,
+  maxWorkgroupsPerDimension: 65535,
+  maxWorkgroupStorageBytes: 32768,
+  maxInvocationsPerWorkgroup: 256,
+  maxStorageBuffersPerStage: 8,
+};
+
+Deno.test("attentionForwardPlan streams only large problems on software adapters with subgroups", () => {
+  const big: AttentionSpec = {
+    ...base,
+    heads: 8,
+    seqQ: 1024,
+    seqK: 1024,
+    headDim: 64,
+    headDimV: 64,
+    scale: 0.125,
+    software: true,
+  };
+  assert(streamRowsPerLane(big, lavapipeLike) === 2);
+  assert(streamRowsPerLane({ ...big, headDim: 128, headDimV: 128 }, lavapipeLike) === 1);
+  const name = (spec: AttentionSpec, target: KernelTarget) =>
+    attentionForwardPlan(spec, target).kernels[0]!.name;
+  assert(name(big, lavapipeLike).startsWith("attention_fwd_stream_"), name(big, lavapipeLike));
+  // GPUs, small problems, subgroups that may be narrower than 8 and huge heads keep the tiles.
+  for (
+    const [spec, target] of [
+      [{ ...big, software: false }, lavapipeLike],
+      [{ ...big, seqQ: 64, seqK: 64 }, lavapipeLike],
+      [big, { ...lavapipeLike, subgroupMinSize: 4 }],
+      [big, { ...lavapipeLike, subgroups: false }],
+      [{ ...big, headDim: 200, headDimV: 64 }, lavapipeLike],
+    ] as [AttentionSpec, KernelTarget][]
+  ) {
+    assert(!name(spec, target).startsWith("attention_fwd_stream_"), JSON.stringify(spec));
+  }
+});
