@@ -3,21 +3,22 @@
  * which every invocation owns whole query rows, held in named registers, and each subgroup
  * streams blocks of 8 key and value rows through subgroup broadcasts.
  *
- * Why a second kernel. Lavapipe runs a workgroup's invocations as the 8 SIMD lanes of one CPU
- * thread, and inside any loop it executes every storage or workgroup-memory access lane by lane
- * (a bounds check, a branch and a scalar load per active lane: ~8 x 15 instructions), even when
- * the address is the same in every lane. Only register arithmetic is vectorized there. So the
- * cost of a loop body is its number of memory accesses, and the tiled kernel of `attention.ts`
- * (right for GPUs: tiles shared through workgroup memory) pays ~4 accesses per 16 lane-FMAs.
- * Here one access brings 8 distinct values: lane `l` of a subgroup loads element `c` of key
- * row `kt + l`, and `subgroupBroadcast(x, j)` (a register shuffle) hands key `kt + j`'s element
- * to every lane, where it feeds one FMA per query row of the lane. Memory accesses outside loops
- * (the query rows before the key loop) are vectorized gathers and cost little.
+ * Why a second kernel. Lavapipe runs a workgroup's invocations 8 at a time as the SIMD lanes of
+ * one CPU thread (a subgroup), and it executes every storage access (and every workgroup-memory access in a loop)
+ * lane by lane: a bounds check, a branch and a scalar load per active lane, ~8 x 15
+ * instructions, even when the address is the same in every lane. Only register arithmetic is
+ * vectorized. So the cost of a loop body is its number of memory accesses, and the tiled kernel
+ * of `attention.ts` (right for GPUs: tiles shared through workgroup memory) pays ~4 accesses
+ * per 16 lane-FMAs. Here one access brings 8 distinct values: lane `l` of a subgroup loads
+ * element `c` of key row `kt + l`, and `subgroupBroadcast(x, j)` (a register shuffle) hands key
+ * `kt + j`'s element to every lane, where it feeds one FMA per query row of the lane (16
+ * lane-FMAs per access at two rows per lane). The query rows are loaded once, before the loop.
  *
  * The query rows (prescaled by `scale * log2(e)`), the output accumulators and the 8 scores of
  * a block are named scalars (a private array would live in per-lane scratch memory); the head
  * dimensions are unrolled, which bounds them (LLVM compile time grows with the live values:
- * ~7 s at one row of D = Dv = 64 per lane, ~18 s at two rows).
+ * ~7 s at one row of D = Dv = 64 per lane, ~18 s at two rows, ~25 s at three, which ran no
+ * faster; Mesa's shader cache brings a repeated compile down to ~0.5 s).
  *
  * The arithmetic is the online softmax of FlashAttention (Dao et al., 2022; Dao, 2023,
  * Algorithm 1) per block of 8 keys, in base 2:
@@ -102,7 +103,7 @@ export function streamAttentionForwardKernel(
   const count = bh * qTiles;
   const layout = linearGrid(count, target.maxWorkgroupsPerDimension);
   const [gx, gy, gz] = layout.workgroups;
-  // Without padding workgroups, skip the early return: lavapipe masks every access after one.
+  // The early return is only needed when the grid has padding workgroups.
   const prologue = gx * gy * gz === count
     ? `let wgIndex = wid.x + wid.y * ${gx}u + wid.z * ${gx * gy}u;`
     : layout.prologue;
