@@ -112,7 +112,7 @@ export function opaquePlan(
           ],
         };
       }
-      if (dtype) return attentionBackwardPlan(spec, target);
+      if (dtype) return attentionBackwardPlan({ ...spec, software }, target);
       return {
         scratch: [{ name: "rowdot", bytes: b * h * sq * 4 }],
         kernels: attentionBackwardKernels(spec, {

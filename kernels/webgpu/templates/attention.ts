@@ -35,6 +35,7 @@
 import type { Kernel, KernelPlan, KernelTarget } from "../kernel.ts";
 import { declareTile, tileCells, tileGemm } from "./_tile_gemm.ts";
 import { streamAttentionForwardKernel, streamRowsPerLane } from "./attention_stream.ts";
+import { streamDkdvKernel, streamDqKernel, useStreamDkdv } from "./attention_stream_bwd.ts";
 import {
   checkBindings,
   checkSizes,
@@ -725,7 +726,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
  * Three kernels: `delta` and `lse log2 e` per query row into a scratch buffer; dK/dV per key
  * tile looping over query tiles; dQ per query tile looping over key tiles. Every output element
  * is written by exactly one invocation (no atomics, no `Sq x Sk` buffer); the scores are
- * recomputed in both of the last two kernels instead.
+ * recomputed in both of the last two kernels instead. On a software adapter (`spec.software`),
+ * large problems get the streaming dK/dV and dQ kernels of `attention_stream_bwd.ts`.
  *
  * @example
  * ```ts ignore
@@ -745,8 +747,20 @@ export function attentionBackwardPlan(spec: AttentionSpec, target: KernelTarget)
   checkBindings("attention_bwd_dkdv", 7, target);
   const kernels: Kernel[] = [];
   if (rows > 0) kernels.push(deltaKernel(spec, target, rows));
-  if (batch * heads * sk > 0) kernels.push(dkdvKernel(spec, target));
-  if (rows > 0) kernels.push(dqKernel(spec, target));
+  if (batch * heads * sk > 0) {
+    kernels.push(
+      useStreamDkdv(spec, target)
+        ? streamDkdvKernel(spec, target, statsBuffer, enableFor(spec.dtype, target, what))
+        : dkdvKernel(spec, target),
+    );
+  }
+  if (rows > 0) {
+    kernels.push(
+      useStreamDkdv(spec, target)
+        ? streamDqKernel(spec, target, statsBuffer, enableFor(spec.dtype, target, what))
+        : dqKernel(spec, target),
+    );
+  }
   return {
     scratch: kernels.length > 0 ? [{ name: statsBuffer, bytes: Math.max(4, 8 * rows) }] : [],
     kernels,

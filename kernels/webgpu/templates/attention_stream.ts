@@ -45,10 +45,18 @@ const keysPerBlock = 8;
 /** Invocations per workgroup (a multiple of every subgroup size of at least 8 up to 64). */
 const lanes = 64;
 /**
- * Least `B*H*Sq*Sk*(D+Dv)` multiply-adds for which the streaming kernel is chosen: below it the
- * tiled kernel's run time is small and its compile time (~0.5 s against several seconds) wins.
+ * Least `B*H*Sq*Sk*(D+Dv)` multiply-adds for which the streaming kernels are chosen (S = 1024
+ * with 8 heads of 64): their first compile takes ~18 s (forward) and ~45 s (backward) uncached
+ * against ~0.5 s, which only pays off on problems where the tiled kernels take ~0.5 s (forward)
+ * and ~2 s (backward) a call; Mesa's shader cache then makes later compiles cheap.
+ *
+ * @example
+ * ```ts
+ * import { minStreamWork } from "./attention_stream.ts";
+ * 1 * 8 * 1024 * 1024 * (64 + 64) >= minStreamWork; // true
+ * ```
  */
-const minStreamWork = 2 ** 28;
+export const minStreamWork = 2 ** 30;
 
 /**
  * Query rows per invocation for the streaming forward kernel, or `null` where the tiled kernel

@@ -2,6 +2,7 @@ import { assert } from "../../../_assert.ts";
 import { sharedGpu } from "../../../../kernels/webgpu/device.ts";
 import type { KernelTarget } from "../../../../kernels/webgpu/kernel.ts";
 import {
+  attentionBackwardPlan,
   attentionForwardPlan,
   type AttentionSpec,
 } from "../../../../kernels/webgpu/templates/attention.ts";
@@ -9,6 +10,11 @@ import {
   streamAttentionForwardKernel,
   streamRowsPerLane,
 } from "../../../../kernels/webgpu/templates/attention_stream.ts";
+import {
+  streamDkdvKernel,
+  streamDqKernel,
+  useStreamDkdv,
+} from "../../../../kernels/webgpu/templates/attention_stream_bwd.ts";
 import { kernelTarget, runPlan } from "./_run_plan.ts";
 import { expectClose, fromStorage, randomFloats, reference, roundAs, toStorage } from "./_data.ts";
 
@@ -58,10 +64,11 @@ const cases: Case[] = [
     seed: 3,
   },
   {
-    spec: { ...base, heads: 3, seqQ: 33, seqK: 130, headDim: 12, headDimV: 4, causal: true },
+    spec: { ...base, heads: 7, seqQ: 33, seqK: 130, headDim: 12, headDimV: 4, causal: true },
     rowsPerLane: 1,
     seed: 4,
-    maxWorkgroupsPerDimension: 2,
+    // 7 (forward, dQ) and 21 (dK/dV) workgroups on 5 x 5 grids: padding workgroups.
+    maxWorkgroupsPerDimension: 5,
   },
 ];
 
@@ -114,6 +121,76 @@ Deno.test({
   },
 });
 
+/**
+ * The streaming dK/dV and dQ kernels after the tiled plan's delta kernel (the plan with the
+ * tiled kernels replaced), against the reference `attention_bwd`.
+ */
+async function checkBackward(c: Case): Promise<void> {
+  const spec = c.spec;
+  const { batch: b, heads: h, seqQ: sq, seqK: sk, headDim: d, headDimV: dv } = spec;
+  const shapes = { q: [b, h, sq, d], k: [b, h, sk, d], v: [b, h, sk, dv], out: [b, h, sq, dv] };
+  const n = (s: number[]) => s.reduce((x, y) => x * y, 1);
+  const data = (s: number[], k: number) => randomFloats(n(s), c.seed + k).map((x) => 2 * x);
+  const [q, k, v, dOut] = [
+    data(shapes.q, 0),
+    data(shapes.k, 1),
+    data(shapes.v, 2),
+    data(shapes.out, 3),
+  ];
+  const f32 = "float32" as const;
+  const ins = [
+    { shape: shapes.q, data: q, dtype: f32 },
+    { shape: shapes.k, data: k, dtype: f32 },
+    { shape: shapes.v, data: v, dtype: f32 },
+  ];
+  // The saved forward results come from the reference, as the backward pass expects.
+  const [out, lse] = reference("attention", { scale: spec.scale, causal: spec.causal }, ins, [
+    { shape: shapes.out, dtype: f32 },
+    { shape: [b, h, sq], dtype: f32 },
+  ]);
+  const [dq, dk, dvRef] = reference("attention_bwd", {
+    scale: spec.scale,
+    causal: spec.causal,
+  }, [
+    ...ins,
+    { shape: shapes.out, data: out!, dtype: f32 },
+    { shape: [b, h, sq], data: lse!, dtype: f32 },
+    { shape: shapes.out, data: dOut, dtype: f32 },
+  ], [shapes.q, shapes.k, shapes.v].map((shape) => ({ shape, dtype: f32 })));
+  const target = kernelTarget(gpu!, {
+    maxWorkgroupsPerDimension: c.maxWorkgroupsPerDimension ?? 65535,
+  });
+  // Only the delta kernel and the scratch are taken from the tiled plan (at the full grid limit).
+  const tiled = attentionBackwardPlan(spec, kernelTarget(gpu!));
+  const stats = tiled.scratch[0]!.name;
+  const plan = {
+    scratch: tiled.scratch,
+    kernels: [
+      tiled.kernels[0]!,
+      streamDkdvKernel(spec, target, stats, ""),
+      streamDqKernel(spec, target, stats, ""),
+    ],
+  };
+  const got = await runPlan(
+    gpu!,
+    plan,
+    [q, k, v, out!, lse!, dOut].map((x) => Float32Array.from(x)),
+    [n(shapes.q) * 4, n(shapes.k) * 4, n(shapes.v) * 4],
+  );
+  const name = JSON.stringify(c);
+  expectClose(`dq of ${name}`, fromStorage(got[0]!, "f32"), dq!, 1e-4, 2e-5);
+  expectClose(`dk of ${name}`, fromStorage(got[1]!, "f32"), dk!, 1e-4, 2e-5);
+  expectClose(`dv of ${name}`, fromStorage(got[2]!, "f32"), dvRef!, 1e-4, 2e-5);
+}
+
+Deno.test({
+  name: "streamDkdvKernel and streamDqKernel match the reference attention_bwd",
+  ignore: !subgroupsOf8,
+  async fn() {
+    for (const c of cases) await checkBackward(c);
+  },
+});
+
 const lavapipeLike: KernelTarget = {
   shaderF16: true,
   subgroups: true,
@@ -124,7 +201,7 @@ const lavapipeLike: KernelTarget = {
   maxStorageBuffersPerStage: 8,
 };
 
-Deno.test("attentionForwardPlan streams only large problems on software adapters with subgroups", () => {
+Deno.test("attention plans stream only large problems on software adapters with subgroups", () => {
   const big: AttentionSpec = {
     ...base,
     heads: 8,
@@ -151,5 +228,10 @@ Deno.test("attentionForwardPlan streams only large problems on software adapters
     ] as [AttentionSpec, KernelTarget][]
   ) {
     assert(!name(spec, target).startsWith("attention_fwd_stream_"), JSON.stringify(spec));
+    assert(!useStreamDkdv(spec, target), JSON.stringify(spec));
   }
+  const backward = attentionBackwardPlan(big, lavapipeLike).kernels.map((k) => k.name);
+  assert(backward[1]!.startsWith("attention_bwd_dkdv_stream_"), backward.join());
+  assert(backward[2]!.startsWith("attention_bwd_dq_stream_"), backward.join());
+  assert(!useStreamDkdv({ ...big, headDim: 128, headDimV: 64 }, lavapipeLike));
 });
