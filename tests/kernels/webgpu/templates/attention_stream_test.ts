@@ -191,6 +191,65 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "streaming backward kernels with f16 storage agree with the tiled float32 kernels",
+  ignore: !subgroupsOf8 || !gpu?.has("shader-f16"),
+  async fn() {
+    const spec: AttentionSpec = {
+      ...base,
+      heads: 2,
+      seqQ: 20,
+      seqK: 13,
+      headDim: 8,
+      headDimV: 4,
+      causal: true,
+      dtype: "f16",
+    };
+    const target = kernelTarget(gpu!);
+    const tiled16 = attentionBackwardPlan(spec, target);
+    const tiled32 = attentionBackwardPlan({ ...spec, dtype: "f32" }, target);
+    const stats = tiled16.scratch[0]!.name;
+    const enable = "enable f16;\n";
+    const plan = {
+      scratch: tiled16.scratch,
+      kernels: [
+        tiled16.kernels[0]!,
+        streamDkdvKernel(spec, target, stats, enable),
+        streamDqKernel(spec, target, stats, enable),
+      ],
+    };
+    const [nq, nk, nv, no] = [2 * 20 * 8, 2 * 13 * 8, 2 * 13 * 4, 2 * 20 * 4];
+    // q, k, v, out, lse (float32, shifted so rows are not saturated), dOut; rounded to f16.
+    const sizes = [nq, nk, nv, no, 2 * 20, no];
+    const ins = sizes.map((n, i) =>
+      roundAs(
+        randomFloats(n, 10 + i).map((x) => 2 * x + (i === 4 ? 3 : 0)),
+        i === 4 ? "f32" : "f16",
+      )
+    );
+    const got = await runPlan(
+      gpu!,
+      plan,
+      ins.map((x, i) => i === 4 ? Float32Array.from(x) : toStorage(x, "f16")),
+      [nq * 2, nk * 2, nv * 2],
+    );
+    const want = await runPlan(gpu!, tiled32, ins.map((x) => Float32Array.from(x)), [
+      nq * 4,
+      nk * 4,
+      nv * 4,
+    ]);
+    for (const [o, what] of ["dq", "dk", "dv"].entries()) {
+      expectClose(
+        `${what} (f16 streaming vs f32 tiled)`,
+        fromStorage(got[o]!, "f16"),
+        fromStorage(want[o]!, "f32"),
+        2e-3,
+        2e-3,
+      );
+    }
+  },
+});
+
 const lavapipeLike: KernelTarget = {
   shaderF16: true,
   subgroups: true,
