@@ -23,6 +23,8 @@ export interface AdapterReport {
   readonly architecture: string;
   /** True for CPU implementations (lavapipe/llvmpipe, SwiftShader, WARP). */
   readonly isSoftware: boolean;
+  /** The smallest subgroup the adapter may use (0 when it does not say). */
+  readonly subgroupMinSize: number;
   /** Features enabled on our device (a subset of what the adapter offers). */
   readonly features: readonly string[];
   /** The limits of our device (we request the adapter's maxima). */
@@ -302,6 +304,7 @@ export async function acquireGpu(
     vendor: adapterInfo.vendor,
     architecture: adapterInfo.architecture,
     isSoftware: softwareAdapterPattern.test(`${name} ${adapterInfo.vendor}`),
+    subgroupMinSize: adapterInfo.subgroupMinSize ?? 0,
     features: [...device.features].sort(),
     limits,
     runtime: runtimeName(),

@@ -47,6 +47,8 @@ export interface KernelTarget {
   readonly shaderF16: boolean;
   /** `subgroups` is enabled. */
   readonly subgroups: boolean;
+  /** The smallest subgroup size the adapter may use (absent or 0 when unknown). */
+  readonly subgroupMinSize?: number;
   /** `maxComputeWorkgroupsPerDimension` (dispatches beyond it must use 2-D/3-D grids). */
   readonly maxWorkgroupsPerDimension: number;
   /** `maxComputeWorkgroupStorageSize` in bytes. */
@@ -55,11 +57,6 @@ export interface KernelTarget {
   readonly maxInvocationsPerWorkgroup: number;
   /** `maxStorageBuffersPerShaderStage`. */
   readonly maxStorageBuffersPerStage: number;
-  /**
-   * The adapter runs on the CPU (lavapipe, SwiftShader): generators pick SIMD-lane-friendly
-   * kernels there and GPU-tuned ones otherwise. Absent means a GPU.
-   */
-  readonly software?: boolean;
 }
 
 /**

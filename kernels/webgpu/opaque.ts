@@ -41,12 +41,16 @@ function contractDtype(formats: readonly StorageFormat[]): "f32" | "f16" | null 
  * ```ts ignore
  * opaquePlan({ prim: "conv", params }, [x, w], [out], target);
  * ```
+ *
+ * `software` (the adapter is a CPU implementation) lets the attention templates pick kernels
+ * shaped for lavapipe.
  */
 export function opaquePlan(
   call: PrimitiveCall,
   inputs: readonly PlanOperand[],
   outputs: readonly PlanOperand[],
   target: KernelTarget,
+  software = false,
 ): RuntimePlan {
   switch (call.prim) {
     case "conv": {
@@ -98,9 +102,9 @@ export function opaquePlan(
       if (call.prim === "attention") {
         if (dtype) {
           // GPUs get the register-blocked kernel where it applies (float32, Dv 32 or 64).
-          return !target.software && gpuAttentionForwardApplies(spec, target)
+          return !software && gpuAttentionForwardApplies(spec, target)
             ? gpuAttentionForwardPlan(spec, target)
-            : attentionForwardPlan(spec, target);
+            : attentionForwardPlan({ ...spec, software }, target);
         }
         return {
           scratch: [],
@@ -114,7 +118,7 @@ export function opaquePlan(
           ],
         };
       }
-      if (dtype) return attentionBackwardPlan(spec, target);
+      if (dtype) return attentionBackwardPlan({ ...spec, software }, target);
       return {
         scratch: [{ name: "rowdot", bytes: b * h * sq * 4 }],
         kernels: attentionBackwardKernels(spec, {

@@ -124,11 +124,11 @@ export class Runtime {
     this.target = {
       shaderF16: gpu.has("shader-f16"),
       subgroups: gpu.has("subgroups"),
+      subgroupMinSize: gpu.info.subgroupMinSize,
       maxWorkgroupsPerDimension: limits["maxComputeWorkgroupsPerDimension"] ?? 65535,
       maxWorkgroupStorageBytes: limits["maxComputeWorkgroupStorageSize"] ?? 16384,
       maxInvocationsPerWorkgroup: limits["maxComputeInvocationsPerWorkgroup"] ?? 256,
       maxStorageBuffersPerStage: limits["maxStorageBuffersPerShaderStage"] ?? 8,
-      software: gpu.info.isSoftware,
     };
     this.maxBindingBytes = Math.min(
       limits["maxStorageBufferBindingSize"] ?? 134217728,

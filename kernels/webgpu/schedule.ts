@@ -583,6 +583,7 @@ class Scheduler {
       m.inputs.map((x) => ({ aval: x.aval, format: this.#format(x) })),
       outputs.map((x) => ({ aval: x.aval, format: this.#format(x) })),
       this.config.target,
+      this.config.software,
     );
     return { step: { plan, inputs: m.inputs, outputs, alias: false }, inlined: new Set() };
   }

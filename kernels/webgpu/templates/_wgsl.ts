@@ -11,6 +11,12 @@
  *   loops with small bodies rather than unrolled.
  * - A workgroup that executes `workgroupBarrier` runs as coroutines whose frames hold the values
  *   live across the barrier; kernels without barriers measured ~2x faster.
+ * - Every storage access runs lane by lane: per active lane a bounds check, a branch and a
+ *   scalar load or store, even when the address is uniform and outside any loop (Mesa 25.0
+ *   llvmpipe, read from its LLVM IR with `GALLIVM_DEBUG=ir`); workgroup-memory accesses inside
+ *   loops do the same. So a loop's cost is mostly its memory accesses. `subgroupBroadcast` with
+ *   a constant lane is a register shuffle: one access per lane plus 8 broadcasts moves 8
+ *   distinct values to every lane (see `attention_stream.ts`).
  *
  * @module
  */

@@ -34,6 +34,8 @@
 
 import type { Kernel, KernelPlan, KernelTarget } from "../kernel.ts";
 import { declareTile, tileCells, tileGemm } from "./_tile_gemm.ts";
+import { streamAttentionForwardKernel, streamRowsPerLane } from "./attention_stream.ts";
+import { streamDkdvKernel, streamDqKernel, useStreamDkdv } from "./attention_stream_bwd.ts";
 import {
   checkBindings,
   checkSizes,
@@ -68,6 +70,11 @@ export interface AttentionSpec {
   readonly causal: boolean;
   /** Storage type of q, k, v, out and the gradients; arithmetic is always float32. */
   readonly dtype: FloatStorage;
+  /**
+   * The adapter is a CPU implementation (lavapipe): large forward passes then use the
+   * barrier-free streaming kernel of `attention_stream.ts` (see `streamRowsPerLane`).
+   */
+  readonly software?: boolean;
 }
 
 /** Invocations per workgroup, as an 8 x 8 grid `(tr, tc) = (lid / 8, lid % 8)`. */
@@ -144,7 +151,8 @@ function clampIndex(x: string, count: number): string {
  * transposed key tile), the row maxima are reduced through workgroup memory, the probabilities
  * go to workgroup memory as `P[key][row]`, and the same invocation accumulates output rows
  * `tr * BR/8 + i`, columns `tc + 8h` from `P` and the value tile (which replaces the key tile).
- * Causal workgroups stop at the last key their rows can see.
+ * Causal workgroups stop at the last key their rows can see. On a software adapter
+ * (`spec.software`), large problems get the streaming kernel of `attention_stream.ts` instead.
  *
  * @example
  * ```ts ignore
@@ -163,6 +171,14 @@ export function attentionForwardPlan(spec: AttentionSpec, target: KernelTarget):
   const bh = batch * heads;
   if (bh * sq === 0) return { scratch: [], kernels: [] };
   checkBindings("attention_fwd", 5, target);
+  const streamRows = streamRowsPerLane(spec, target);
+  if (streamRows !== null) {
+    const enable = enableFor(dtype, target, what);
+    return {
+      scratch: [],
+      kernels: [streamAttentionForwardKernel(spec, target, streamRows, enable)],
+    };
+  }
   const rm = rowsPerThread(sq), br = grid * rm;
   // Workgroup memory (f32): kv [BC * max(D, Dv)], pt [BC * BR], red [8 * BR], stat [2 * BR].
   const bc = fitRows(4 * (Math.max(d, dv) + br), 4 * (grid + 2) * br, sk, target, what);
@@ -710,7 +726,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
  * Three kernels: `delta` and `lse log2 e` per query row into a scratch buffer; dK/dV per key
  * tile looping over query tiles; dQ per query tile looping over key tiles. Every output element
  * is written by exactly one invocation (no atomics, no `Sq x Sk` buffer); the scores are
- * recomputed in both of the last two kernels instead.
+ * recomputed in both of the last two kernels instead. On a software adapter (`spec.software`),
+ * large problems get the streaming dK/dV and dQ kernels of `attention_stream_bwd.ts`.
  *
  * @example
  * ```ts ignore
@@ -730,8 +747,20 @@ export function attentionBackwardPlan(spec: AttentionSpec, target: KernelTarget)
   checkBindings("attention_bwd_dkdv", 7, target);
   const kernels: Kernel[] = [];
   if (rows > 0) kernels.push(deltaKernel(spec, target, rows));
-  if (batch * heads * sk > 0) kernels.push(dkdvKernel(spec, target));
-  if (rows > 0) kernels.push(dqKernel(spec, target));
+  if (batch * heads * sk > 0) {
+    kernels.push(
+      useStreamDkdv(spec, target)
+        ? streamDkdvKernel(spec, target, statsBuffer, enableFor(spec.dtype, target, what))
+        : dkdvKernel(spec, target),
+    );
+  }
+  if (rows > 0) {
+    kernels.push(
+      useStreamDkdv(spec, target)
+        ? streamDqKernel(spec, target, statsBuffer, enableFor(spec.dtype, target, what))
+        : dqKernel(spec, target),
+    );
+  }
   return {
     scratch: kernels.length > 0 ? [{ name: statsBuffer, bytes: Math.max(4, 8 * rows) }] : [],
     kernels,

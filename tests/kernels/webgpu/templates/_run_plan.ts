@@ -57,6 +57,7 @@ export function kernelTarget(gpu: GpuContext, overrides: Partial<KernelTarget> =
   return {
     shaderF16: gpu.has("shader-f16"),
     subgroups: gpu.has("subgroups"),
+    subgroupMinSize: gpu.info.subgroupMinSize,
     maxWorkgroupsPerDimension: limit("maxComputeWorkgroupsPerDimension"),
     maxWorkgroupStorageBytes: limit("maxComputeWorkgroupStorageSize"),
     maxInvocationsPerWorkgroup: limit("maxComputeInvocationsPerWorkgroup"),
