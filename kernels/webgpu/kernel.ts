@@ -47,6 +47,11 @@ export interface KernelTarget {
   readonly shaderF16: boolean;
   /** `subgroups` is enabled. */
   readonly subgroups: boolean;
+  /**
+   * The subgroup size when the adapter reports a single one (its minimum equals its maximum,
+   * e.g. 8 on lavapipe with 256-bit vectors); absent when it varies or is unknown.
+   */
+  readonly subgroupSize?: number;
   /** `maxComputeWorkgroupsPerDimension` (dispatches beyond it must use 2-D/3-D grids). */
   readonly maxWorkgroupsPerDimension: number;
   /** `maxComputeWorkgroupStorageSize` in bytes. */
