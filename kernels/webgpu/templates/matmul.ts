@@ -353,36 +353,60 @@ function mainKernel(spec: MatmulSpec, t: MatmulTiles, partial: string | null): R
         }
       }
       const q4 = ["x", "y", "z", "w"];
-      for (let q = 0; q < count; q++) {
-        const kq = q === 0 ? "kk" : `(kk + ${q}i)`;
-        const loaded = (g: number) =>
-          aVec ? `av${g}.${q4[q]}` : la(`ra${g} + ${kq} * ${a.kStride}i`);
-        if (lanes) {
-          // Row r was loaded by lane r % lanes as its load row r / lanes.
-          if (!aVec) {
-            for (let g = 0; g < aRows; g++) lines.push(`    let al${g}_${q} = ${loaded(g)};`);
+      const kqOf = (q: number) => q === 0 ? "kk" : `(kk + ${q}i)`;
+      const aLoaded = (g: number, q: number) =>
+        aVec ? `av${g}.${q4[q]}` : la(`ra${g} + ${kqOf(q)} * ${a.kStride}i`);
+      /** Loads B's `vec4` groups for step q (B contiguous along N). */
+      const bGroups = (q: number) => {
+        for (let v = 0; v < t.tv; v++) {
+          lines.push(
+            `    let bq${v}_${q} = in${b.slot}v[gb${v} + ${kqOf(q)} * ${b.kStride / 4}i];`,
+          );
+        }
+      };
+      /** B's value for column c at step q, emitting its load unless it is in a `vec4` group. */
+      const bValue = (c: number, q: number) => {
+        if (bN4) return `bq${Math.floor(c / 4)}_${q}.${q4[c % 4]}`;
+        const bval = count === 4 && bK4
+          ? `bv${c}.${q4[q]}`
+          : lb(`cb${c} + ${kqOf(q)} * ${b.kStride}i`);
+        lines.push(`    let b${c}_${q} = ${bval};`);
+        return `b${c}_${q}`;
+      };
+      if (lanes) {
+        // All loads first, then one chain of `count` FMAs per accumulator: lavapipe keeps the
+        // loop-carried accumulators in memory (64 of them spill), so each is read and written
+        // once per iteration rather than once per K-step. The sum order is unchanged.
+        if (bN4) { for (let q = 0; q < count; q++) bGroups(q); }
+        const bs = Array.from(
+          { length: count },
+          (_, q) => Array.from({ length: cols }, (_, c) => bValue(c, q)),
+        );
+        if (!aVec) {
+          for (let q = 0; q < count; q++) {
+            for (let g = 0; g < aRows; g++) lines.push(`    let al${g}_${q} = ${aLoaded(g, q)};`);
           }
-          for (let r = 0; r < t.tm; r++) {
-            const g = Math.floor(r / lanes);
-            const src = aVec ? loaded(g) : `al${g}_${q}`;
+        }
+        for (let r = 0; r < t.tm; r++) {
+          // Row r was loaded by lane r % lanes as its load row r / lanes.
+          const g = Math.floor(r / lanes);
+          for (let q = 0; q < count; q++) {
+            const src = aVec ? aLoaded(g, q) : `al${g}_${q}`;
             lines.push(`    let a${r}_${q} = subgroupBroadcast(${src}, ${r % lanes}u);`);
           }
-        } else {
-          for (let r = 0; r < t.tm; r++) lines.push(`    let a${r}_${q} = ${loaded(r)};`);
-        }
-        if (bN4) {
-          for (let v = 0; v < t.tv; v++) {
-            lines.push(`    let bq${v}_${q} = in${b.slot}v[gb${v} + ${kq} * ${b.kStride / 4}i];`);
+          for (let c = 0; c < cols; c++) {
+            let chain = `c${r}_${c}`;
+            for (let q = 0; q < count; q++) chain = fma(`a${r}_${q}`, bs[q]![c]!, chain);
+            lines.push(`    c${r}_${c} = ${chain};`);
           }
         }
+        return;
+      }
+      for (let q = 0; q < count; q++) {
+        for (let r = 0; r < t.tm; r++) lines.push(`    let a${r}_${q} = ${aLoaded(r, q)};`);
+        if (bN4) bGroups(q);
         for (let c = 0; c < cols; c++) {
-          const bval = bN4
-            ? `bq${Math.floor(c / 4)}_${q}.${q4[c % 4]}`
-            : count === 4 && bK4
-            ? `bv${c}.${q4[q]}`
-            : lb(`cb${c} + ${kq} * ${b.kStride}i`);
-          if (!bN4) lines.push(`    let b${c}_${q} = ${bval};`);
-          const bname = bN4 ? bval : `b${c}_${q}`;
+          const bname = bValue(c, q);
           for (let r = 0; r < t.tm; r++) {
             lines.push(`    c${r}_${c} = ${fma(`a${r}_${q}`, bname, `c${r}_${c}`)};`);
           }
