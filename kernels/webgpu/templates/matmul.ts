@@ -106,10 +106,9 @@ export interface MatmulTiles {
  * `16 / lanes` rows and broadcasting them to the others (`subgroupBroadcast` is a register
  * shuffle there), instead of every lane loading all 16 rows: 6 `vec4` loads per lane per 256
  * multiply-adds against 12 per 128 with 4 unshared rows and 8 columns per lane. Measured on
- * lavapipe (2 cores, 8 lanes, kernel alone): 1024^3 at 25-40 GFLOP/s (machine load varied)
- * against 16-18.
- * A few hundred workgroups loop over the tiles. A GPU gets 2-D workgroups. Products with few
- * tiles and a long K split K.
+ * lavapipe (2 cores, 8 lanes, kernel alone, load ~2.7): 1024^3 in ~50 ms (~40 GFLOP/s)
+ * against ~117 ms unshared. A few hundred workgroups loop over the tiles. A GPU gets 2-D
+ * workgroups. Products with few tiles and a long K split K.
  *
  * @example
  * ```ts
