@@ -23,12 +23,13 @@ export interface AdapterReport {
   readonly architecture: string;
   /** True for CPU implementations (lavapipe/llvmpipe, SwiftShader, WARP). */
   readonly isSoftware: boolean;
-  /** The smallest subgroup the adapter may use (0 when it does not say). */
-  readonly subgroupMinSize: number;
   /** Features enabled on our device (a subset of what the adapter offers). */
   readonly features: readonly string[];
   /** The limits of our device (we request the adapter's maxima). */
   readonly limits: Readonly<Record<string, number>>;
+  /** The adapter's smallest and largest subgroup sizes (0 when it does not say). */
+  readonly subgroupMinSize: number;
+  readonly subgroupMaxSize: number;
   /** The JavaScript runtime and binding this device came through. */
   readonly runtime: string;
 }
@@ -304,12 +305,29 @@ export async function acquireGpu(
     vendor: adapterInfo.vendor,
     architecture: adapterInfo.architecture,
     isSoftware: softwareAdapterPattern.test(`${name} ${adapterInfo.vendor}`),
-    subgroupMinSize: adapterInfo.subgroupMinSize ?? 0,
     features: [...device.features].sort(),
     limits,
+    subgroupMinSize: adapterInfo.subgroupMinSize ?? 0,
+    subgroupMaxSize: adapterInfo.subgroupMaxSize ?? 0,
     runtime: runtimeName(),
   };
   return new GpuContext(device, info, [gpu, adapter]);
+}
+
+/**
+ * `{ subgroupSize }` for a `KernelTarget` when the device has `subgroups` enabled and the
+ * adapter reports one fixed subgroup size (kernels may then name lanes by constant indices),
+ * else `{}`.
+ *
+ * @example
+ * ```ts ignore
+ * const gpu = await sharedGpu();
+ * if (gpu) console.log(fixedSubgroupSize(gpu)); // { subgroupSize: 8 } on lavapipe (AVX2)
+ * ```
+ */
+export function fixedSubgroupSize(gpu: GpuContext): { subgroupSize?: number } {
+  const { subgroupMinSize: min, subgroupMaxSize: max } = gpu.info;
+  return gpu.has("subgroups") && min > 0 && min === max ? { subgroupSize: min } : {};
 }
 
 let shared: Promise<GpuContext | null> | null = null;

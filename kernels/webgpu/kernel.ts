@@ -49,6 +49,11 @@ export interface KernelTarget {
   readonly subgroups: boolean;
   /** The smallest subgroup size the adapter may use (absent or 0 when unknown). */
   readonly subgroupMinSize?: number;
+  /**
+   * The subgroup size when the adapter reports a single one (its minimum equals its maximum,
+   * e.g. 8 on lavapipe with 256-bit vectors); absent when it varies or is unknown.
+   */
+  readonly subgroupSize?: number;
   /** `maxComputeWorkgroupsPerDimension` (dispatches beyond it must use 2-D/3-D grids). */
   readonly maxWorkgroupsPerDimension: number;
   /** `maxComputeWorkgroupStorageSize` in bytes. */

@@ -8,7 +8,7 @@
  */
 
 import type { GpuContext } from "./device.ts";
-import { GpuValidationError, WgslCompileError } from "./device.ts";
+import { fixedSubgroupSize, GpuValidationError, WgslCompileError } from "./device.ts";
 import type { KernelTarget } from "./kernel.ts";
 import type { RuntimeKernel } from "./codegen.ts";
 import { Storage } from "./lazy.ts";
@@ -129,6 +129,7 @@ export class Runtime {
       maxWorkgroupStorageBytes: limits["maxComputeWorkgroupStorageSize"] ?? 16384,
       maxInvocationsPerWorkgroup: limits["maxComputeInvocationsPerWorkgroup"] ?? 256,
       maxStorageBuffersPerStage: limits["maxStorageBuffersPerShaderStage"] ?? 8,
+      ...fixedSubgroupSize(gpu),
     };
     this.maxBindingBytes = Math.min(
       limits["maxStorageBufferBindingSize"] ?? 134217728,

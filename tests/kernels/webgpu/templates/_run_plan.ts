@@ -11,7 +11,7 @@
  */
 
 import process from "node:process";
-import type { GpuContext } from "../../../../kernels/webgpu/device.ts";
+import { fixedSubgroupSize, type GpuContext } from "../../../../kernels/webgpu/device.ts";
 import type { Kernel, KernelPlan, KernelTarget } from "../../../../kernels/webgpu/kernel.ts";
 
 type Immediate = (callback: (...args: unknown[]) => void, ...args: unknown[]) => unknown;
@@ -62,6 +62,7 @@ export function kernelTarget(gpu: GpuContext, overrides: Partial<KernelTarget> =
     maxWorkgroupStorageBytes: limit("maxComputeWorkgroupStorageSize"),
     maxInvocationsPerWorkgroup: limit("maxComputeInvocationsPerWorkgroup"),
     maxStorageBuffersPerStage: limit("maxStorageBuffersPerShaderStage"),
+    ...fixedSubgroupSize(gpu),
     ...overrides,
   };
 }
