@@ -329,6 +329,7 @@ export class ExpBuilder {
       throw new Error(`Internal: ${op} of ${a.type} and ${b.type}`);
     }
     if (a.type === "idx") return this.#indexBinary(op, a, b);
+    if (a === b && a.type === "f32" && (op === "sub" || op === "div")) return this.#selfOp(op, a);
     const type: ExpType = comparisonOps.has(op) ? "bool" : a.type;
     if (a.op === "const" && b.op === "const" && (a.type === "bool" || a.type === "i32")) {
       const folded = foldInteger(op, a.value, b.value, a.type);
@@ -345,6 +346,18 @@ export class ExpBuilder {
       }
     }
     return this.#make(op, type, [a, b], null);
+  }
+
+  /**
+   * `x - x` and `x / x` with their IEEE values spelled out: shader compilers may fold them to 0
+   * and 1 (WGSL leaves NaN and infinity unspecified), which is wrong for infinite or NaN `x`
+   * (and for `0 / 0`). Finiteness is a bit test on the exponent, which no compiler folds.
+   */
+  #selfOp(op: "sub" | "div", x: Exp): Exp {
+    const magnitude = this.binary("and", this.bitcast(x, "u32"), this.constant(0x7fffffff, "u32"));
+    let ok = this.binary("lt", magnitude, this.constant(0x7f800000, "u32"));
+    if (op === "div") ok = this.and(ok, this.binary("ne", magnitude, this.constant(0, "u32")));
+    return this.where(ok, this.constant(op === "sub" ? 0 : 1, "f32"), this.constant(NaN, "f32"));
   }
 
   add(a: Exp, b: Exp): Exp {
