@@ -163,6 +163,8 @@ export function chooseTiles(
       ? Math.max(1, Math.min(16, Math.floor(k / 128), Math.ceil(busy / tiles)))
       : 1;
   };
+  // Software adapters only: their lanes run in lockstep, so a broadcast inside the partial-tile
+  // branches is well defined; the same kernel with 32 lanes failed its test on an H200.
   if (software && lanes >= 2 && m >= lanes) {
     // Shared rows: 16 rows (a multiple of the subgroup size) and 4 columns per lane; 8 columns
     // or 24-32 rows measured no faster and compile slower (more registers spill).
