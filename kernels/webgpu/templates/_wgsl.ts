@@ -21,7 +21,7 @@
  * @module
  */
 
-import { type KernelTarget, workgroupGrid } from "../kernel.ts";
+import { type KernelBinding, type KernelTarget, workgroupGrid } from "../kernel.ts";
 
 /** Storage dtype of a template's float operands (arithmetic is float32 either way). */
 export type FloatStorage = "f32" | "f16";
@@ -110,7 +110,7 @@ export interface LinearGrid {
   readonly workgroups: [number, number, number];
   /**
    * Statements that declare `let wgIndex: u32` from `@builtin(workgroup_id) wid` and return
-   * early (uniformly, before any barrier) for the padding workgroups past `count`.
+   * early (uniformly, before any barrier) for the padding workgroups past `count`, if any.
    */
   readonly prologue: string;
 }
@@ -132,8 +132,10 @@ export function linearGrid(count: number, maxPerDimension: number): LinearGrid {
       `Cannot lay out ${count} workgroups with at most ${maxPerDimension} per dimension`,
     );
   }
-  const [gx, gy] = workgroups;
-  const prologue = `let wgIndex = wid.x + wid.y * ${gx}u + wid.z * ${gx * gy}u;
+  const [gx, gy, gz] = workgroups;
+  const index = `let wgIndex = wid.x + wid.y * ${gx}u + wid.z * ${gx * gy}u;`;
+  // The early return is only needed when the grid has padding workgroups.
+  const prologue = gx * gy * gz === count ? index : `${index}
   if (wgIndex >= ${count}u) { return; }`;
   return { workgroups, prologue };
 }
@@ -244,3 +246,21 @@ export function copyTile(t: TileCopy): string {
   }u)) * ${t.width}u + c]), gr < ${t.limit}u);
     }`;
 }
+
+/**
+ * The bindings of every fused attention forward kernel: `in0 = q`, `in1 = k`, `in2 = v`,
+ * `out0 = out`, `out1 = lse` (the contract of `attentionForwardPlan`).
+ *
+ * @example
+ * ```ts
+ * import { attentionForwardBindings } from "./_wgsl.ts";
+ * attentionForwardBindings.length; // 5
+ * ```
+ */
+export const attentionForwardBindings: readonly KernelBinding[] = [
+  { buffer: "in0", access: "read" },
+  { buffer: "in1", access: "read" },
+  { buffer: "in2", access: "read" },
+  { buffer: "out0", access: "read_write" },
+  { buffer: "out1", access: "read_write" },
+];

@@ -37,6 +37,7 @@ import { declareTile, tileCells, tileGemm } from "./_tile_gemm.ts";
 import { streamAttentionForwardKernel, streamRowsPerLane } from "./attention_stream.ts";
 import { streamDkdvKernel, streamDqKernel, useStreamDkdv } from "./attention_stream_bwd.ts";
 import {
+  attentionForwardBindings,
   checkBindings,
   checkSizes,
   copyTile,
@@ -343,13 +344,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     kernels: [{
       name: `attention_fwd_${spec.causal ? "causal_" : ""}d${d}_dv${dv}_br${br}_bc${bc}_${dtype}`,
       code,
-      bindings: [
-        { buffer: "in0", access: "read" },
-        { buffer: "in1", access: "read" },
-        { buffer: "in2", access: "read" },
-        { buffer: "out0", access: "read_write" },
-        { buffer: "out1", access: "read_write" },
-      ],
+      bindings: attentionForwardBindings,
       workgroups: layout.workgroups,
     }],
   };

@@ -38,6 +38,7 @@
 import type { KernelPlan, KernelTarget } from "../kernel.ts";
 import type { AttentionSpec } from "./attention.ts";
 import {
+  attentionForwardBindings,
   checkBindings,
   f32Literal,
   linearGrid,
@@ -326,13 +327,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     kernels: [{
       name: `attention_fwd_gpu_${spec.causal ? "causal_" : ""}d${d}_dv${dv}`,
       code,
-      bindings: [
-        { buffer: "in0", access: "read" },
-        { buffer: "in1", access: "read" },
-        { buffer: "in2", access: "read" },
-        { buffer: "out0", access: "read_write" },
-        { buffer: "out1", access: "read_write" },
-      ],
+      bindings: attentionForwardBindings,
       workgroups: layout.workgroups,
     }],
   };

@@ -32,6 +32,7 @@
 import type { Kernel, KernelTarget } from "../kernel.ts";
 import type { AttentionSpec } from "./attention.ts";
 import {
+  attentionForwardBindings,
   declareStorage,
   f32Literal,
   linearGrid,
@@ -110,11 +111,7 @@ export function streamAttentionForwardKernel(
   const qTiles = Math.ceil(sq / rowsPerGroup);
   const count = bh * qTiles;
   const layout = linearGrid(count, target.maxWorkgroupsPerDimension);
-  const [gx, gy, gz] = layout.workgroups;
-  // The early return is only needed when the grid has padding workgroups.
-  const prologue = gx * gy * gz === count
-    ? `let wgIndex = wid.x + wid.y * ${gx}u + wid.z * ${gx * gy}u;`
-    : layout.prologue;
+  const prologue = layout.prologue;
   const neg = negativeSentinel;
   const rows = range(rq), keys = range(kb);
   const cells = (f: (i: number, j: number) => string, sep = "\n    ") =>
@@ -231,13 +228,7 @@ fn main(
   return {
     name: `attention_fwd_stream_${spec.causal ? "causal_" : ""}d${d}_dv${dv}_r${rq}_${dtype}`,
     code,
-    bindings: [
-      { buffer: "in0", access: "read" },
-      { buffer: "in1", access: "read" },
-      { buffer: "in2", access: "read" },
-      { buffer: "out0", access: "read_write" },
-      { buffer: "out1", access: "read_write" },
-    ],
+    bindings: attentionForwardBindings,
     workgroups: layout.workgroups,
   };
 }

@@ -70,11 +70,7 @@ export function streamDkdvKernel(
   const kTiles = Math.ceil(sk / lanes);
   const count = bh * kTiles;
   const layout = linearGrid(count, target.maxWorkgroupsPerDimension);
-  const [gx, gy, gz] = layout.workgroups;
-  // The early return is only needed when the grid has padding workgroups.
-  const prologue = gx * gy * gz === count
-    ? `let wgIndex = wid.x + wid.y * ${gx}u + wid.z * ${gx * gy}u;`
-    : layout.prologue;
+  const prologue = layout.prologue;
   const queries = range(qb);
   const each = (f: (j: number) => string, sep = " ") => queries.map(f).join(sep);
   // Query qt + j sees this lane's key iff key + Sq <= query + Sk (causal, aligned to the end).
@@ -205,11 +201,7 @@ export function streamDqKernel(
   const qTiles = Math.ceil(sq / lanes);
   const count = bh * qTiles;
   const layout = linearGrid(count, target.maxWorkgroupsPerDimension);
-  const [gx, gy, gz] = layout.workgroups;
-  // The early return is only needed when the grid has padding workgroups.
-  const prologue = gx * gy * gz === count
-    ? `let wgIndex = wid.x + wid.y * ${gx}u + wid.z * ${gx * gy}u;`
-    : layout.prologue;
+  const prologue = layout.prologue;
   const keys = range(kb);
   const each = (f: (j: number) => string, sep = " ") => keys.map(f).join(sep);
   // Key kt + j is visible to this lane's query iff key + Sq <= query + Sk (causal).
