@@ -8,6 +8,7 @@
 
 import type { Exp } from "../ir.ts";
 import { bindingDecl } from "../wgsl_render.ts";
+import { isPacked } from "../codegen.ts";
 import type { MatmulOperand, MatmulSpec } from "./matmul.ts";
 
 function isDivisibleBy4(e: Exp): boolean {
@@ -62,6 +63,34 @@ export function declarations(spec: MatmulSpec, vecSlots: ReadonlySet<number>, ex
       `@group(0) @binding(${bindings.length}) var<storage, read_write> ${name}: array<f32>;`,
     );
     bindings.push({ buffer: name, access: "read_write" });
+  }
+  return { lines, bindings };
+}
+
+/**
+ * {@link declarations} of a matmul kernel with A and/or B read as `vec4`s, plus its output:
+ * `out0` when it stores the epilogue, or only the float32 `partial` scratch (split-K).
+ *
+ * @example
+ * ```ts ignore
+ * const { lines, bindings } = kernelDeclarations(spec, true, false, null);
+ * ```
+ */
+export function kernelDeclarations(
+  spec: MatmulSpec,
+  vecA: boolean,
+  vecB: boolean,
+  partial: string | null,
+): { lines: string[]; bindings: { buffer: string; access: "read" | "read_write" }[] } {
+  const vecSlots = new Set<number>();
+  if (vecA) vecSlots.add(spec.a.slot);
+  if (vecB) vecSlots.add(spec.b.slot);
+  const { lines, bindings } = declarations(spec, vecSlots, partial ? [partial] : []);
+  if (!partial) {
+    lines.push(
+      bindingDecl(bindings.length, "out0", spec.output, "read_write", isPacked(spec.output)),
+    );
+    bindings.push({ buffer: "out0", access: "read_write" });
   }
   return { lines, bindings };
 }

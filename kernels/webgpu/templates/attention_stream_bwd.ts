@@ -45,6 +45,27 @@ export function useStreamDkdv(spec: AttentionSpec, target: KernelTarget): boolea
 }
 
 /**
+ * The bindings and entry point both backward kernels share: `q, k, v, dout` (`dtype`), `stats`
+ * (float32) and the gradient `outputs` (`dtype`), one subgroup-sized workgroup.
+ */
+function header(enable: string, dtype: string, outputs: readonly string[]): string {
+  return `enable subgroups;
+${enable}${declareStorage(0, "q", dtype, false)}
+${declareStorage(1, "k", dtype, false)}
+${declareStorage(2, "v", dtype, false)}
+${declareStorage(3, "dout", dtype, false)}
+${declareStorage(4, "stats", "f32", false)}
+${outputs.map((name, i) => declareStorage(5 + i, name, dtype, true)).join("\n")}
+
+@compute @workgroup_size(${lanes})
+fn main(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+  @builtin(subgroup_invocation_id) sl: u32,
+) {`;
+}
+
+/**
  * The streaming dK/dV kernel, with the bindings of `attention.ts`'s tiled one: `in0` = q,
  * `in1` = k, `in2` = v, `in5` = dOut, `stats` (`[2, B*H*Sq]`: delta, then lse2 with `+3e38` for
  * fully masked rows), `out1` = dk, `out2` = dv. Needs subgroups of at least 8 invocations.
@@ -82,21 +103,7 @@ export function streamDkdvKernel(
   const broadcast = (src: string, at: string) =>
     `let e = f32(${src}[${at}]); ${each((j) => `let b${j} = subgroupBroadcast(e, ${j}u);`)}`;
   const scoreScale = f32Literal(spec.scale * Math.LOG2E);
-  const code = `enable subgroups;
-${enable}${declareStorage(0, "q", dtype, false)}
-${declareStorage(1, "k", dtype, false)}
-${declareStorage(2, "v", dtype, false)}
-${declareStorage(3, "dout", dtype, false)}
-${declareStorage(4, "stats", "f32", false)}
-${declareStorage(5, "dk", dtype, true)}
-${declareStorage(6, "dv", dtype, true)}
-
-@compute @workgroup_size(${lanes})
-fn main(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-  @builtin(subgroup_invocation_id) sl: u32,
-) {
+  const code = `${header(enable, dtype, ["dk", "dv"])}
   ${prologue}
   let bh = wgIndex / ${kTiles}u;
   let key0 = (wgIndex % ${kTiles}u) * ${lanes}u;
@@ -214,20 +221,7 @@ export function streamDqKernel(
     : `${sk}u`;
   const broadcast = (src: string, at: string) =>
     `let e = f32(${src}[${at}]); ${each((j) => `let b${j} = subgroupBroadcast(e, ${j}u);`)}`;
-  const code = `enable subgroups;
-${enable}${declareStorage(0, "q", dtype, false)}
-${declareStorage(1, "k", dtype, false)}
-${declareStorage(2, "v", dtype, false)}
-${declareStorage(3, "dout", dtype, false)}
-${declareStorage(4, "stats", "f32", false)}
-${declareStorage(5, "dq", dtype, true)}
-
-@compute @workgroup_size(${lanes})
-fn main(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-  @builtin(subgroup_invocation_id) sl: u32,
-) {
+  const code = `${header(enable, dtype, ["dq"])}
   ${prologue}
   let bh = wgIndex / ${qTiles}u;
   let row0 = (wgIndex % ${qTiles}u) * ${lanes}u;

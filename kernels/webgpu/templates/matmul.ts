@@ -28,7 +28,7 @@ import { bindingDecl, literal, WgslEmitter, wgslType } from "../wgsl_render.ts";
 import { helperSource } from "../wgsl_helpers.ts";
 import { isPacked, loadExpr, type RuntimeKernel, storeStatement } from "../codegen.ts";
 import type { RuntimePlan } from "../schedule.ts";
-import { declarations, vec4AlongK, vec4AlongN } from "./_matmul_io.ts";
+import { declarations, kernelDeclarations, vec4AlongK, vec4AlongN } from "./_matmul_io.ts";
 import {
   blockedBytes,
   blockedKernel,
@@ -238,18 +238,9 @@ function mainKernel(spec: MatmulSpec, t: MatmulTiles, partial: string | null): R
   }
   /** A rows this thread loads: all `tm`, or `tm / lanes` when lanes share rows. */
   const aRows = lanes ? t.tm / lanes : t.tm;
-  const vecSlots = new Set<number>();
-  if (aK4) vecSlots.add(a.slot);
-  if (bN4 || bK4) vecSlots.add(b.slot);
   const emitter = new WgslEmitter((slot) => `in${slot}`);
   const helpers = emitter.helpers;
-  const { lines: decls, bindings } = declarations(spec, vecSlots, partial ? [partial] : []);
-  if (!partial) {
-    decls.push(
-      bindingDecl(bindings.length, "out0", spec.output, "read_write", isPacked(spec.output)),
-    );
-    bindings.push({ buffer: "out0", access: "read_write" });
-  }
+  const { lines: decls, bindings } = kernelDeclarations(spec, aK4, bN4 || bK4, partial);
   const kChunk = Math.ceil(k / t.splitK / 4) * 4;
   const body: string[] = [];
   body.push(

@@ -6,11 +6,11 @@
  */
 
 import { workgroupGrid } from "../kernel.ts";
-import { bindingDecl, WgslEmitter } from "../wgsl_render.ts";
+import { WgslEmitter } from "../wgsl_render.ts";
 import { helperSource } from "../wgsl_helpers.ts";
 import { isPacked, loadExpr, type RuntimeKernel, storeStatement } from "../codegen.ts";
 import type { MatmulSpec, MatmulTiles } from "./matmul.ts";
-import { declarations, vec4AlongK, vec4AlongN } from "./_matmul_io.ts";
+import { kernelDeclarations, vec4AlongK, vec4AlongN } from "./_matmul_io.ts";
 
 /**
  * The workgroup-memory tiled kernel's configuration: a `bm x bn` output block per workgroup,
@@ -125,18 +125,9 @@ export function blockedKernel(
   const groups = Math.min(total, t.groups);
   const grid = workgroupGrid(groups, spec.target.maxWorkgroupsPerDimension);
   const aK4 = vec4AlongK(a, k), bN4 = vec4AlongN(b, n), bK4 = !bN4 && vec4AlongK(b, k);
-  const vecSlots = new Set<number>();
-  if (aK4) vecSlots.add(a.slot);
-  if (bN4 || bK4) vecSlots.add(b.slot);
   const emitter = new WgslEmitter((slot) => `in${slot}`);
   const helpers = emitter.helpers;
-  const { lines: decls, bindings } = declarations(spec, vecSlots, partial ? [partial] : []);
-  if (!partial) {
-    decls.push(
-      bindingDecl(bindings.length, "out0", spec.output, "read_write", isPacked(spec.output)),
-    );
-    bindings.push({ buffer: "out0", access: "read_write" });
-  }
+  const { lines: decls, bindings } = kernelDeclarations(spec, aK4, bN4 || bK4, partial);
   // Shared panels, as vec4s: sa[buf][q][row / 4] (K-major A) and sb[buf][q][col / 4].
   const sliceA = bk * bm / 4, sliceB = bk * bn / 4;
   decls.push(
