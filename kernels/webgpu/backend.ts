@@ -22,7 +22,7 @@ import type {
 import { allocHost, type HostArray } from "../dtype.ts";
 import type { Aval, Params, Primitive, PrimitiveCall } from "../primitives.ts";
 import { fmtShape, sizeOf } from "../shape.ts";
-import type { GpuContext } from "./device.ts";
+import { fixedSubgroupSize, type GpuContext } from "./device.ts";
 import { LazyNode, type Storage } from "./lazy.ts";
 import { storageBytes, storageFormat } from "./lower_elementwise.ts";
 import { Runtime, type RuntimeCounters } from "./runtime.ts";
@@ -48,13 +48,6 @@ export interface WebgpuOptions {
    * (default true); false keeps the workgroup-memory row kernel that GPUs use (tests cover it).
    */
   readonly subgroupRows?: boolean;
-}
-
-/** `{ subgroupSize }` when `subgroups` is enabled and the adapter's subgroup size is fixed. */
-function fixedSubgroupSize(gpu: GpuContext): { subgroupSize?: number } {
-  const info = gpu.device.adapterInfo as GPUAdapterInfo | undefined;
-  const min = info?.subgroupMinSize, max = info?.subgroupMaxSize;
-  return gpu.has("subgroups") && min !== undefined && min === max ? { subgroupSize: min } : {};
 }
 
 function debugFromEnv(): boolean {
