@@ -7,28 +7,18 @@
 import { assert } from "../../_assert.ts";
 import { sharedGpu } from "../../../kernels/webgpu/device.ts";
 import { createWebgpuBackend } from "../../../kernels/webgpu/backend.ts";
-import { ExpBuilder, type StorageFormat } from "../../../kernels/webgpu/ir.ts";
 import {
   chooseTiles,
   largeBlock,
-  matmulPlan,
   type MatmulTiles,
 } from "../../../kernels/webgpu/templates/matmul.ts";
-import { runPlan } from "./templates/_run_plan.ts";
+import { checkBiasMatmul, type MatmulCase } from "./_matmul_case.ts";
 
 const gpu = await sharedGpu();
 const backend = createWebgpuBackend(gpu);
 const ignore = gpu === null || backend === null;
 
-interface Case {
-  readonly batch: number;
-  readonly m: number;
-  readonly n: number;
-  readonly k: number;
-  /** A stored `[B, K, M]` (read transposed) instead of `[B, M, K]`. */
-  readonly aT: boolean;
-  /** B stored `[B, N, K]` (read transposed) instead of `[B, K, N]`. */
-  readonly bT: boolean;
+interface Case extends MatmulCase {
   readonly tiles?: MatmulTiles;
 }
 
@@ -115,66 +105,13 @@ Deno.test({
       const A = Float32Array.from({ length: batch * m * k }, rand);
       const B = Float32Array.from({ length: batch * k * n }, rand);
       const bias = Float32Array.from({ length: n }, rand);
-      const b = new ExpBuilder();
-      const bt = b.variable("bt", batch), j = b.variable("j", n);
       // GPUs get unrolled K-steps; a loop checks the same indexing here at a fraction of
       // lavapipe's compile time (the unrolled form is covered by the last case).
       const chosen = chooseTiles(batch, m, n, k, false);
       const tiles = c.tiles ??
         (chosen.blocked ? { ...chosen, blocked: { ...chosen.blocked, unroll: false } } : chosen);
       assert(tiles.blocked !== undefined, `case ${JSON.stringify(c)} is not blocked`);
-      const formats: StorageFormat[] = ["f32", "f32", "f32"];
-      const plan = matmulPlan({
-        name: "mm_test",
-        batch,
-        m,
-        n,
-        k,
-        a: {
-          slot: 0,
-          format: "f32",
-          base: b.mul(bt, b.idx(m * k)),
-          rowStride: c.aT ? 1 : k,
-          kStride: c.aT ? m : 1,
-        },
-        b: {
-          slot: 1,
-          format: "f32",
-          base: b.mul(bt, b.idx(k * n)),
-          rowStride: c.bT ? k : 1,
-          kStride: c.bT ? 1 : n,
-        },
-        type: "f32",
-        inputs: formats,
-        output: "f32",
-        epilogue: b.add(b.ref("acc", "f32"), b.load(2, "f32", j)),
-        builder: b,
-        target,
-        tiles,
-        software: false,
-      });
-      const [bytes] = await runPlan(gpu!, plan, [A, B, bias], [batch * m * n * 4]);
-      const got = new Float32Array(bytes!);
-      for (let t = 0; t < batch; t++) {
-        for (let i = 0; i < m; i++) {
-          for (let jj = 0; jj < n; jj++) {
-            let s = 0;
-            for (let q = 0; q < k; q++) {
-              const av = A[t * m * k + (c.aT ? q * m + i : i * k + q)]!;
-              const bv = B[t * k * n + (c.bT ? jj * k + q : q * n + jj)]!;
-              s += av * bv;
-            }
-            s += bias[jj]!;
-            const g = got[(t * m + i) * n + jj]!;
-            assert(
-              Math.abs(g - s) <= 1e-4 * Math.sqrt(k) + 1e-5 * Math.abs(s),
-              `case ${JSON.stringify(c)} tiles ${
-                JSON.stringify(tiles)
-              }: out[${t}, ${i}, ${jj}] = ${g}, expected ${s}`,
-            );
-          }
-        }
-      }
+      await checkBiasMatmul(gpu!, target, c, tiles, "f32", false, A, B, bias);
     }
   },
 });

@@ -8,13 +8,8 @@
 import { assert } from "../../_assert.ts";
 import { sharedGpu } from "../../../kernels/webgpu/device.ts";
 import { createWebgpuBackend } from "../../../kernels/webgpu/backend.ts";
-import { ExpBuilder, type ExpType, type StorageFormat } from "../../../kernels/webgpu/ir.ts";
-import {
-  chooseTiles,
-  matmulPlan,
-  type MatmulTiles,
-} from "../../../kernels/webgpu/templates/matmul.ts";
-import { runPlan } from "./templates/_run_plan.ts";
+import { chooseTiles, type MatmulTiles } from "../../../kernels/webgpu/templates/matmul.ts";
+import { checkBiasMatmul, type MatmulCase } from "./_matmul_case.ts";
 
 const gpu = await sharedGpu();
 const backend = createWebgpuBackend(gpu);
@@ -33,15 +28,7 @@ if (ignore) {
   );
 }
 
-interface Case {
-  readonly batch: number;
-  readonly m: number;
-  readonly n: number;
-  readonly k: number;
-  /** A stored `[B, K, M]` (read transposed) instead of `[B, M, K]`. */
-  readonly aT: boolean;
-  /** B stored `[B, N, K]` (read transposed) instead of `[B, K, N]`. */
-  readonly bT: boolean;
+interface Case extends MatmulCase {
   readonly type: "f32" | "i32";
   /** Tiles beyond chooseTiles' choice (merged into it). */
   readonly tiles?: Partial<MatmulTiles>;
@@ -77,65 +64,9 @@ Deno.test({
           ? Int32Array.from({ length: count }, () => Math.round(rand() * 20))
           : Float32Array.from({ length: count }, rand);
       const A = make(batch * m * k), B = make(batch * k * n), bias = make(n);
-      const b = new ExpBuilder();
-      const bt = b.variable("bt", batch), j = b.variable("j", n);
       const tiles = { ...chooseTiles(batch, m, n, k, true, true, lanes!), ...c.tiles };
       assert(tiles.lanes === lanes, `case ${JSON.stringify(c)} does not share rows`);
-      const format: StorageFormat = c.type;
-      const type: ExpType = c.type;
-      const plan = matmulPlan({
-        name: "mm_shared_test",
-        batch,
-        m,
-        n,
-        k,
-        a: {
-          slot: 0,
-          format,
-          base: b.mul(bt, b.idx(m * k)),
-          rowStride: c.aT ? 1 : k,
-          kStride: c.aT ? m : 1,
-        },
-        b: {
-          slot: 1,
-          format,
-          base: b.mul(bt, b.idx(k * n)),
-          rowStride: c.bT ? k : 1,
-          kStride: c.bT ? 1 : n,
-        },
-        type,
-        inputs: [format, format, format],
-        output: format,
-        epilogue: b.add(b.ref("acc", type), b.load(2, format, j)),
-        builder: b,
-        target,
-        tiles,
-        software: true,
-      });
-      const [bytes] = await runPlan(gpu!, plan, [A, B, bias], [batch * m * n * 4]);
-      const raw = new Float32Array(bytes!);
-      const got = isInt ? new Int32Array(raw.buffer) : raw;
-      for (let t = 0; t < batch; t++) {
-        for (let i = 0; i < m; i++) {
-          for (let jj = 0; jj < n; jj++) {
-            let s = 0;
-            for (let q = 0; q < k; q++) {
-              const av = A[t * m * k + (c.aT ? q * m + i : i * k + q)]!;
-              const bv = B[t * k * n + (c.bT ? jj * k + q : q * n + jj)]!;
-              s += av * bv;
-            }
-            s += bias[jj]!;
-            const g = got[(t * m + i) * n + jj]!;
-            const tol = isInt ? 0 : 1e-4 * Math.sqrt(k) + 1e-5 * Math.abs(s);
-            assert(
-              Math.abs(g - s) <= tol,
-              `case ${JSON.stringify(c)} tiles ${
-                JSON.stringify(tiles)
-              }: out[${t}, ${i}, ${jj}] = ${g}, expected ${s}`,
-            );
-          }
-        }
-      }
+      await checkBiasMatmul(gpu!, target, c, tiles, c.type, true, A, B, bias);
     }
   },
 });
