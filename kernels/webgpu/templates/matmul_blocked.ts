@@ -119,6 +119,16 @@ export function blockedKernel(
   const block = t.blocked ?? largeBlock;
   const { bm, bn, bk, tm, tn } = block;
   const threads = blockThreads(block);
+  // vec4 panel reads and stores need tm, tn (rows and columns in quads) and bk multiples of 4.
+  if (
+    [tm, tn, bk].some((x) => !Number.isInteger(x) || x < 4 || x % 4 !== 0) ||
+    bm % tm !== 0 || bn % tn !== 0
+  ) {
+    throw new Error(
+      `Blocked matmul tiles need tm, tn and bk positive multiples of 4 dividing bm and bn; ` +
+        `got bm ${bm}, bn ${bn}, bk ${bk}, tm ${tm}, tn ${tn}`,
+    );
+  }
   const rowQuads = bm / tm, colQuads = bn / tn;
   const tilesM = Math.ceil(m / bm), tilesN = Math.ceil(n / bn);
   const total = spec.batch * tilesM * tilesN * t.splitK;

@@ -4,12 +4,14 @@
  * double buffering and split-K are checked here even though the software adapter itself is
  * scheduled onto the register-tiled kernel.
  */
-import { assert } from "../../_assert.ts";
+import { assert, assertThrows } from "../../_assert.ts";
 import { sharedGpu } from "../../../kernels/webgpu/device.ts";
 import { createWebgpuBackend } from "../../../kernels/webgpu/backend.ts";
+import { ExpBuilder } from "../../../kernels/webgpu/ir.ts";
 import {
   chooseTiles,
   largeBlock,
+  matmulPlan,
   type MatmulTiles,
 } from "../../../kernels/webgpu/templates/matmul.ts";
 import { checkBiasMatmul, type MatmulCase } from "./_matmul_case.ts";
@@ -113,5 +115,35 @@ Deno.test({
       assert(tiles.blocked !== undefined, `case ${JSON.stringify(c)} is not blocked`);
       await checkBiasMatmul(gpu!, target, c, tiles, "f32", false, A, B, bias);
     }
+  },
+});
+
+Deno.test({
+  name: "blocked matmul tiles that cannot be tiled in vec4 quads are refused, naming them",
+  ignore,
+  fn() {
+    const target = backend!.runtime.target;
+    const b = new ExpBuilder();
+    const bad = { bm: 64, bn: 128, bk: 8, tm: 6, tn: 8, unroll: true, swizzle: 1 };
+    const err = assertThrows(() =>
+      matmulPlan({
+        name: "mm_bad",
+        batch: 1,
+        m: 64,
+        n: 128,
+        k: 32,
+        a: { slot: 0, format: "f32", base: b.idx(0), rowStride: 32, kStride: 1 },
+        b: { slot: 1, format: "f32", base: b.idx(0), rowStride: 1, kStride: 128 },
+        type: "f32",
+        inputs: ["f32", "f32"],
+        output: "f32",
+        epilogue: b.ref("acc", "f32"),
+        builder: b,
+        target,
+        tiles: { wx: 16, wy: 16, tm: 1, tv: 1, splitK: 1, groups: 1, blocked: bad },
+        software: false,
+      })
+    );
+    assert(err.message.includes("tm 6"), err.message);
   },
 });
