@@ -286,7 +286,12 @@ export const vjpRules: { [P in Primitive]: VjpRule<P> } = {
           "differentiate through the attention output only",
       );
     }
-    return lax.attentionBackward(q!, k!, v!, out!, lse!, ctOut!, params);
+    // With int8 quantization this is a straight-through gradient: the float backward pass at
+    // the quantized forward's output and log-sum-exp.
+    return lax.attentionBackward(q!, k!, v!, out!, lse!, ctOut!, {
+      scale: params.scale,
+      causal: params.causal,
+    });
   },
   attention_bwd: () => {
     throw new Error(

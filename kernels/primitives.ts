@@ -122,7 +122,13 @@ export interface PrimitiveParams {
   conv: ConvParams;
   // Fused attention: q [B, H, Sq, D], k [B, H, Sk, D], v [B, H, Sk, Dv] -> out [B, H, Sq, Dv],
   // logsumexp [B, H, Sq] (float32). A custom rule: never materializes the Sq x Sk scores.
-  attention: { readonly scale: number; readonly causal: boolean };
+  // `quantization: "int8"` (float32 only) computes both products on int8 values after
+  // SageAttention (kernels/reference/attention_int8.ts); its gradient is the float one.
+  attention: {
+    readonly scale: number;
+    readonly causal: boolean;
+    readonly quantization?: "none" | "int8";
+  };
   // The backward pass of `attention`: (q, k, v, out, lse, dOut) -> (dq, dk, dv).
   attention_bwd: { readonly scale: number; readonly causal: boolean };
   // Creation without host data.
@@ -608,6 +614,11 @@ function abstractEvalCall(call: PrimitiveCall, inputs: readonly Aval[]): Aval[] 
       checkArity(prim, inputs, 3);
       const [q, k, v] = inputs as [Aval, Aval, Aval];
       checkAttention(q, k, v);
+      if (call.params.quantization === "int8" && q.dtype !== "float32") {
+        throw new Error(
+          `attention: quantization "int8" takes float32 q, k and v, got ${q.dtype}; cast first`,
+        );
+      }
       const [b, h, sq] = q.shape as [number, number, number, number];
       return [
         { shape: [b, h, sq, v.shape[3]!], dtype: q.dtype },

@@ -24,6 +24,7 @@ import {
   halfBitsToFloat,
 } from "../half.ts";
 import { sizeOf, stridesOf } from "../shape.ts";
+import { int8AttentionReference } from "./attention_int8.ts";
 import { allocRef, type RefData, roundTo } from "./ref_array.ts";
 import { binaryFn, convertScalar, unaryFn } from "./scalar_math.ts";
 import { threefry2x32 } from "./threefry.ts";
@@ -434,11 +435,19 @@ function attentionReference(
   q: RefValue,
   k: RefValue,
   v: RefValue,
-  { scale, causal }: Params<"attention">,
+  { scale, causal, quantization }: Params<"attention">,
   [outAval, lseAval]: readonly Aval[],
 ): RefData[] {
   const [b, h, sq, d] = q.aval.shape as [number, number, number, number];
   const sk = k.aval.shape[2]!, dv = v.aval.shape[3]!;
+  if (quantization === "int8") {
+    const shape = { batch: b, heads: h, seqQ: sq, seqK: sk, headDim: d, headDimV: dv, scale };
+    const r = int8AttentionReference({ ...shape, causal }, q.data, k.data, v.data);
+    return [
+      mapRounded(outAval!, r.out.length, (i) => r.out[i]!),
+      mapRounded(lseAval!, r.lse.length, (i) => r.lse[i]!),
+    ];
+  }
   const out = allocRef(outAval!.dtype, b * h * sq * dv);
   // The log-sum-exp is float32 by contract (abstractEval): round as the GPU kernel stores it.
   const lse = new Float64Array(b * h * sq);

@@ -30,8 +30,35 @@ export interface AdapterReport {
   /** The adapter's smallest and largest subgroup sizes (0 when it does not say). */
   readonly subgroupMinSize: number;
   readonly subgroupMaxSize: number;
+  /**
+   * The adapter's subgroup matrix configurations as `"i8 x i8 -> i32 16x16x32"` (`M x N x K`);
+   * empty when it has none or the feature is not offered.
+   */
+  readonly subgroupMatrixConfigs: readonly string[];
+  /**
+   * `chromium-experimental-subgroup-matrix` is enabled and offers 16x16x32 int8 x int8 -> int32
+   * products on a fixed 32-lane subgroup (see `templates/attention_int8.ts`).
+   */
+  readonly subgroupMatrixInt8: boolean;
   /** The JavaScript runtime and binding this device came through. */
   readonly runtime: string;
+}
+
+/** The experimental feature that exposes subgroup matrices (needs Dawn's `allow_unsafe_apis`). */
+const subgroupMatrixFeature = "chromium-experimental-subgroup-matrix";
+
+/** One entry of Dawn's `GPUAdapterInfo.subgroupMatrixConfigs`. */
+interface SubgroupMatrixConfig {
+  readonly componentType: string;
+  readonly resultComponentType: string;
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+}
+
+/** `"i8 x i8 -> i32 16x16x32"` for a configuration. */
+function describeMatrixConfig(c: SubgroupMatrixConfig): string {
+  return `${c.componentType} x ${c.componentType} -> ${c.resultComponentType} ${c.M}x${c.N}x${c.K}`;
 }
 
 /** A WGSL kernel failed to compile; the message names the kernel and quotes the offending lines. */
@@ -284,14 +311,24 @@ export async function acquireGpu(
     adapter = await gpu.requestAdapter(request);
   }
   if (!adapter) return null;
-  const features = wantedFeatures.filter((f) => adapter.features.has(f));
+  const features: string[] = wantedFeatures.filter((f) => adapter.features.has(f));
+  const matrixConfigs =
+    (adapter.info as unknown as { subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[] })
+      .subgroupMatrixConfigs ?? [];
+  const int8Matrix = adapter.features.has(subgroupMatrixFeature) &&
+    adapter.info.subgroupMinSize === 32 && adapter.info.subgroupMaxSize === 32 &&
+    matrixConfigs.some((c) => describeMatrixConfig(c) === "i8 x i8 -> i32 16x16x32");
+  if (int8Matrix) features.push(subgroupMatrixFeature);
   const requiredLimits: Record<string, number> = {};
   // GPUSupportedLimits is an interface object: its fields are getters on the prototype.
   for (const key in adapter.limits) {
     const value = (adapter.limits as unknown as Record<string, unknown>)[key];
     if (typeof value === "number") requiredLimits[key] = value;
   }
-  const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
+  const device = await adapter.requestDevice({
+    requiredFeatures: features as GPUFeatureName[],
+    requiredLimits,
+  });
   const adapterInfo = adapter.info;
   const name = [adapterInfo.description, adapterInfo.device].find((s) => s && s.length > 0) ??
     `${adapterInfo.vendor} ${adapterInfo.architecture}`.trim();
@@ -309,6 +346,8 @@ export async function acquireGpu(
     limits,
     subgroupMinSize: adapterInfo.subgroupMinSize ?? 0,
     subgroupMaxSize: adapterInfo.subgroupMaxSize ?? 0,
+    subgroupMatrixConfigs: matrixConfigs.map(describeMatrixConfig),
+    subgroupMatrixInt8: int8Matrix && device.features.has(subgroupMatrixFeature),
     runtime: runtimeName(),
   };
   return new GpuContext(device, info, [gpu, adapter]);

@@ -54,6 +54,11 @@ export interface KernelTarget {
    * e.g. 8 on lavapipe with 256-bit vectors); absent when it varies or is unknown.
    */
   readonly subgroupSize?: number;
+  /**
+   * `chromium-experimental-subgroup-matrix` is enabled with a 16x16x32 int8 x int8 -> int32
+   * configuration (NVIDIA through Dawn's Vulkan path): the int8 attention uses it.
+   */
+  readonly subgroupMatrixInt8?: boolean;
   /** `maxComputeWorkgroupsPerDimension` (dispatches beyond it must use 2-D/3-D grids). */
   readonly maxWorkgroupsPerDimension: number;
   /** `maxComputeWorkgroupStorageSize` in bytes. */

@@ -25,6 +25,7 @@ import {
 } from "./lower_fallback.ts";
 import { attentionBackwardPlan, attentionForwardPlan } from "./templates/attention.ts";
 import { gpuAttentionForwardApplies, gpuAttentionForwardPlan } from "./templates/attention_gpu.ts";
+import { int8AttentionPlan } from "./templates/attention_int8.ts";
 import { convPlan } from "./templates/conv.ts";
 
 /** The contract dtype when every operand (float32 side outputs aside) is in layout f32 or f16. */
@@ -100,6 +101,16 @@ export function opaquePlan(
         dtype: dtype ?? "f32",
       };
       if (call.prim === "attention") {
+        if (call.params.quantization === "int8") {
+          if (dtype !== "f32") {
+            throw new Error(
+              `attention: quantization "int8" takes float32 storage, got layouts ${
+                layouts.join(", ")
+              }`,
+            );
+          }
+          return int8AttentionPlan(spec, target);
+        }
         if (dtype) {
           // GPUs get the register-blocked kernel where it applies (float32, Dv 32 or 64).
           return !software && gpuAttentionForwardApplies(spec, target)

@@ -125,6 +125,7 @@ export class Runtime {
       shaderF16: gpu.has("shader-f16"),
       subgroups: gpu.has("subgroups"),
       subgroupMinSize: gpu.info.subgroupMinSize,
+      subgroupMatrixInt8: gpu.info.subgroupMatrixInt8,
       maxWorkgroupsPerDimension: limits["maxComputeWorkgroupsPerDimension"] ?? 65535,
       maxWorkgroupStorageBytes: limits["maxComputeWorkgroupStorageSize"] ?? 16384,
       maxInvocationsPerWorkgroup: limits["maxComputeInvocationsPerWorkgroup"] ?? 256,

@@ -20,6 +20,14 @@ export interface AttentionOptions {
   readonly mask?: NDArray | null;
   /** Use the fused primitive (default true unless a mask is given). */
   readonly fused?: boolean;
+  /**
+   * `"int8"`: both products on int8 values with float32 scales, after SageAttention (Zhang et
+   * al. 2025; see `kernels/reference/attention_int8.ts`), for GPUs whose only WGSL-reachable
+   * matrix units are int8 (NVIDIA through Dawn). About 2e-2 relative L2 error on random
+   * inputs (bfloat16 inputs: 3e-3); float32 inputs, fused path only; the gradient is the float
+   * one at the quantized output (straight-through). Default `"none"`.
+   */
+  readonly quantization?: "none" | "int8";
 }
 
 /**
@@ -30,6 +38,7 @@ export interface AttentionOptions {
  * nn.attention(q, k, v);                      // fused, scale 1/sqrt(D)
  * nn.attention(q, k, v, { fused: false });    // matmul + softmax
  * nn.attention(q, k, v, { mask });            // mask [B, 1, Sq, Sk] (unfused)
+ * nn.attention(q, k, v, { quantization: "int8" }); // int8 products (float32 q, k, v)
  * ```
  */
 export function attention(
@@ -60,10 +69,22 @@ export function attention(
   if (mask && options.fused === true) {
     throw new Error("attention: the fused kernel takes no mask; drop `fused: true` or the mask");
   }
+  const quantization = options.quantization ?? "none";
+  if (quantization !== "none" && quantization !== "int8") {
+    throw new Error(`attention: quantization must be "none" or "int8", got "${quantization}"`);
+  }
+  if (quantization === "int8" && (mask || options.fused === false)) {
+    throw new Error('attention: quantization "int8" needs the fused path (no mask, fused)');
+  }
   if (mask || options.fused === false) {
     return functions.dotProductAttention(q, k, v, { scale, causal, mask });
   }
-  const [out] = lax.attention(q, k, v, { scale, causal });
+  const [out] = lax.attention(
+    q,
+    k,
+    v,
+    quantization === "int8" ? { scale, causal, quantization } : { scale, causal },
+  );
   return out;
 }
 

@@ -314,6 +314,24 @@ Deno.test({
 });
 
 Deno.test({
+  name: "webgpu int8 attention matches the reference's int8 attention (causal, ragged, S = 1)",
+  ignore,
+  async fn() {
+    const r = rng(19);
+    // Sk = 70 spans two key blocks; D = 40 and Dv = 6 pad to the product tiles.
+    for (const [sq, sk] of [[1, 1], [7, 5], [33, 70]] as [number, number][]) {
+      for (const causal of [false, true]) {
+        const q = operand([2, 2, sq, 40], "float32", r, "small");
+        const k = operand([2, 2, sk, 40], "float32", r, "small");
+        const v = operand([2, 2, sk, 6], "float32", r, "small");
+        const params = { scale: 0.4, causal, quantization: "int8" as const };
+        await checkPrimitive("attention", params, [q, k, v], [1e-4, 1e-4]);
+      }
+    }
+  },
+});
+
+Deno.test({
   name: "webgpu iota, full and threefry2x32 match the reference",
   ignore,
   async fn() {

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { device, grad, np } from "../../../autograd/mod.ts";
+import { device, grad, type NDArray, np } from "../../../autograd/mod.ts";
 import { attention, mergeHeads, splitHeads } from "../../../models/nn/attention.ts";
 import { assertClose, assertEquals, assertThrows } from "../../_assert.ts";
 import { checkGradients, host, randn, weightedSum } from "../_check.ts";
@@ -112,4 +112,59 @@ Deno.test("splitHeads and mergeHeads are inverse reshapes [B, S, H*D] <-> [B, H,
   assertEquals(host(mergeHeads(h)), host(x));
   assertThrows(() => splitHeads(x, 5), Error, "5 heads");
   assertThrows(() => attention(randn(1, [1, 2, 3]), x, x), Error, "[B, H, Sq, D]");
+});
+
+Deno.test("attention with int8 quantization stays close to float attention, values and gradients", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 1e6 }),
+      fc.integer({ min: 1, max: 40 }),
+      fc.integer({ min: 1, max: 90 }),
+      fc.boolean(),
+      (seed, sq, sk, causal) => {
+        fc.pre(!causal || sq <= sk);
+        const q = randn(seed, [1, 2, sq, 16]), k = randn(seed + 1, [1, 2, sk, 16]);
+        const v = randn(seed + 2, [1, 2, sk, 8]);
+        const exact = host(attention(q, k, v, { causal }));
+        const int8 = host(attention(q, k, v, { causal, quantization: "int8" }));
+        // Relative L2 error: about 1e-2 on such inputs (bfloat16 inputs give about 3e-3).
+        let err = 0, norm = 0;
+        exact.forEach((x, i) => {
+          err += (int8[i]! - x) ** 2;
+          norm += x * x;
+        });
+        assertClose(Math.sqrt(err / Math.max(norm, 1e-12)), 0, { atol: 6e-2 });
+        // Straight-through gradient: the float backward pass at the quantized output.
+        const loss = (quantization: "none" | "int8") => (q: NDArray) =>
+          weightedSum(attention(q, k, v, { causal, quantization }), seed);
+        const [g8, g] = [host(grad(loss("int8"))(q)), host(grad(loss("none"))(q))];
+        let gErr = 0, gNorm = 0;
+        g.forEach((x, i) => {
+          gErr += (g8[i]! - x) ** 2;
+          gNorm += x * x;
+        });
+        assertClose(Math.sqrt(gErr / Math.max(gNorm, 1e-12)), 0, { atol: 1e-1 });
+      },
+    ),
+    { numRuns: 8 },
+  );
+});
+
+Deno.test("attention with int8 quantization refuses masks, the unfused path and other dtypes", () => {
+  const q = randn(1, [1, 1, 3, 4]), k = randn(2, [1, 1, 3, 4]), v = randn(3, [1, 1, 3, 4]);
+  const mask = np.ones([1, 1, 3, 3], { dtype: "bool" });
+  assertThrows(() => attention(q, k, v, { mask, quantization: "int8" }), Error, "fused path");
+  assertThrows(() => attention(q, k, v, { fused: false, quantization: "int8" }), Error, "fused");
+  const half = (x: NDArray) => x.astype("float16");
+  assertThrows(
+    () => attention(half(q), half(k), half(v), { quantization: "int8" }),
+    Error,
+    "float32 q, k and v, got float16",
+  );
+  assertThrows(
+    // @ts-expect-error: an unknown quantization is refused at run time too
+    () => attention(q, k, v, { quantization: "int4" }),
+    Error,
+    'got "int4"',
+  );
 });

@@ -1,0 +1,676 @@
+/**
+ * Int8 attention forward (`attention` with `quantization: "int8"`): SageAttention-style
+ * quantization (Zhang et al., ICLR 2025) so that both products of the attention run on 8-bit
+ * integers. The algorithm, with its exact rounding, is specified by
+ * `kernels/reference/attention_int8.ts`; this file computes the same integers.
+ *
+ * Why: NVIDIA GPUs reached through Dawn's Vulkan path have no `shader-f16`, and the only matrix
+ * units WGSL can reach there are int8 subgroup matrices (`chromium_experimental_subgroup_matrix`,
+ * 16x16x32, int8 x int8 -> int32; measured on an H200). The float32 kernel
+ * (`attention_gpu.ts`) is bound by float32 FMA throughput.
+ *
+ * Five kernels, in order (per (batch, head) `bh`; key blocks `t` of `B_K = 64` keys):
+ * 1. `attn_i8_stats` (one workgroup per key block): per-channel partial sums of k and v, and
+ *    partial minima and maxima of v.
+ * 2. `attn_i8_finalize` (one per `bh`): key means `mu_k`, value means `mu_v` and value ranges
+ *    `r = max |v - mu_v|`.
+ * 3. `attn_i8_quant_kv` (one per key block): the block's scale `max |k - mu_k| / 127` and the
+ *    packed int8 keys and values (four per `i32`, rows padded to `Dp = 32 ceil(D / 32)` and
+ *    `Dvp = 16 ceil(Dv / 16)` bytes, keys padded to a multiple of 64 with zeros).
+ * 4. `attn_i8_quant_q` (one per 64 rows): per-row scales (times `scale * log2 e`), int8 rows,
+ *    and the row's score shift `scale q . mu_k` from the key smoothing (for the log-sum-exp).
+ * 5. `attn_i8_fwd`: one workgroup of `32 * subgroups` invocations per `16 * subgroups` query
+ *    rows. Each 32-lane subgroup owns 16 rows, lanes `2r` and `2r + 1` row `r` with 32 keys and
+ *    `Dvp / 2` output columns each. Per key block: `S = Q8 K8^T` (16 x 64, int32) to workgroup
+ *    memory; the lanes turn their scores into int8 probabilities against the block's row
+ *    maximum (one `subgroupShuffleXor` joins the pair) and store them packed; `P8 V8` (16 x
+ *    Dvp, int32) to workgroup memory; the lanes fold it into float32 accumulators with the
+ *    online-softmax factors.
+ *
+ * The integer products come in two forms that store the same int32 tiles:
+ * - `native`: `subgroupMatrixMultiplyAccumulate` on `subgroup_matrix_left<i8, 32, 16>` (Q or P,
+ *   row-major), `subgroup_matrix_right<i8, 16, 32>` (K column-major, V row-major) into
+ *   `subgroup_matrix_result<i32, 16, 16>`; needs the adapter's 16x16x32 int8 configuration and
+ *   32-lane subgroups ({@link int8AttentionNative}).
+ * - `emulated`: each lane computes its share of the tile with `dot4I8Packed` (scores) and
+ *   unpacked bytes (values). It runs on any adapter with subgroups (lavapipe in the tests), so
+ *   everything around the products (quantization, masking, softmax, the online update and the
+ *   memory layouts the matrices are stored in) is checked against the reference there.
+ *
+ * @module
+ */
+
+import type { KernelBinding, KernelPlan, KernelTarget } from "../kernel.ts";
+import { int8KeyBlock } from "../../reference/attention_int8.ts";
+import type { AttentionSpec } from "./attention.ts";
+import {
+  checkBindings,
+  checkSizes,
+  f32Literal,
+  linearGrid,
+  negativeInfinityBits,
+  negativeSentinel,
+  range,
+} from "./_wgsl.ts";
+
+/** Keys per block: the quantization block of the reference and the kernel's key tile. */
+const bc = int8KeyBlock;
+
+/** How the int8 tile products are computed (see the module documentation). */
+export type Int8MatrixMode = "native" | "emulated";
+
+/** Tuning and mode of {@link int8AttentionPlan}. */
+export interface Int8AttentionOptions {
+  /** Integer products on subgroup matrices or emulated (default: {@link int8AttentionNative}). */
+  readonly mode?: Int8MatrixMode;
+  /** 32-lane subgroups per workgroup, each owning 16 query rows: 1, 2, 4 or 8 (default 4). */
+  readonly subgroups?: number;
+}
+
+/**
+ * Whether the target runs the `native` form: int8 subgroup matrices of 16x16x32 with int32
+ * results, on 32-lane subgroups.
+ *
+ * @example
+ * ```ts
+ * import { int8AttentionNative } from "./attention_int8.ts";
+ * int8AttentionNative({ shaderF16: false, subgroups: true, subgroupSize: 32,
+ *   subgroupMatrixInt8: true, maxWorkgroupsPerDimension: 65535,
+ *   maxWorkgroupStorageBytes: 49152, maxInvocationsPerWorkgroup: 1024,
+ *   maxStorageBuffersPerStage: 10 }); // true
+ * ```
+ */
+export function int8AttentionNative(target: KernelTarget): boolean {
+  return target.subgroups && target.subgroupMatrixInt8 === true && target.subgroupSize === 32;
+}
+
+/** Padded sizes shared by the kernels. */
+interface Layout {
+  readonly bh: number;
+  readonly sq: number;
+  readonly sk: number;
+  readonly d: number;
+  readonly dv: number;
+  /** `D` padded to whole 32-byte steps of the score product. */
+  readonly dp: number;
+  /** `Dv` padded to whole 16-column tiles of the value product. */
+  readonly dvp: number;
+  /** Key blocks. */
+  readonly nkb: number;
+  /** Query rows per workgroup of the main kernel. */
+  readonly rowsPerGroup: number;
+  readonly qTiles: number;
+  /** `Sq` padded to whole workgroups. */
+  readonly sqp: number;
+  /** Floats per (bh) of the statistics: `mu_k [Dp]`, ranges `[Dvp]`, `mu_v [Dvp]`. */
+  readonly statWidth: number;
+  /** Floats per key block of the partial statistics: sums of k `[D]`, of v, min v, max v `[Dv]`. */
+  readonly partWidth: number;
+}
+
+function layoutOf(spec: AttentionSpec, subgroups: number): Layout {
+  const bh = spec.batch * spec.heads;
+  const dp = Math.ceil(spec.headDim / 32) * 32, dvp = Math.ceil(spec.headDimV / 16) * 16;
+  const rowsPerGroup = 16 * subgroups;
+  const qTiles = Math.ceil(spec.seqQ / rowsPerGroup);
+  return {
+    bh,
+    sq: spec.seqQ,
+    sk: spec.seqK,
+    d: spec.headDim,
+    dv: spec.headDimV,
+    dp,
+    dvp,
+    nkb: Math.ceil(spec.seqK / bc),
+    rowsPerGroup,
+    qTiles,
+    sqp: qTiles * rowsPerGroup,
+    statWidth: dp + 2 * dvp,
+    partWidth: spec.headDim + 3 * spec.headDimV,
+  };
+}
+
+const read = (buffer: string): KernelBinding => ({ buffer, access: "read" });
+const write = (buffer: string): KernelBinding => ({ buffer, access: "read_write" });
+
+function declare(
+  bindings: readonly { name: string; type: string; write?: boolean }[],
+): string {
+  return bindings.map((b, i) =>
+    `@group(0) @binding(${i}) var<storage, ${
+      b.write ? "read_write" : "read"
+    }> ${b.name}: array<${b.type}>;`
+  ).join("\n");
+}
+
+/** Kernel 1: per key block, partial per-channel sums of k and v and the extremes of v. */
+function statsKernel(l: Layout, target: KernelTarget): KernelPlan["kernels"][number] {
+  const grid = linearGrid(l.bh * l.nkb, target.maxWorkgroupsPerDimension);
+  const code = `${
+    declare([{ name: "k", type: "f32" }, { name: "v", type: "f32" }, {
+      name: "part",
+      type: "f32",
+      write: true,
+    }])
+  }
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  ${grid.prologue}
+  let bh = wgIndex / ${l.nkb}u;
+  let j0 = (wgIndex % ${l.nkb}u) * ${bc}u;
+  let n = min(${bc}u, ${l.sk}u - j0);
+  let base = wgIndex * ${l.partWidth}u;
+  for (var c = lid; c < ${l.d + l.dv}u; c += 64u) {
+    if (c < ${l.d}u) {
+      var s = 0.0f;
+      for (var j = 0u; j < n; j++) { s += k[(bh * ${l.sk}u + j0 + j) * ${l.d}u + c]; }
+      part[base + c] = s;
+    } else {
+      let cv = c - ${l.d}u;
+      var s = 0.0f;
+      var lo = 3.0e38f;
+      var hi = ${negativeSentinel};
+      for (var j = 0u; j < n; j++) {
+        let x = v[(bh * ${l.sk}u + j0 + j) * ${l.dv}u + cv];
+        s += x;
+        lo = min(lo, x);
+        hi = max(hi, x);
+      }
+      part[base + c] = s;
+      part[base + ${l.dv}u + c] = lo;
+      part[base + ${2 * l.dv}u + c] = hi;
+    }
+  }
+}
+`;
+  return {
+    name: "attn_i8_stats",
+    code,
+    bindings: [read("in1"), read("in2"), write("i8_part")],
+    workgroups: grid.workgroups,
+  };
+}
+
+/** Kernel 2: per (bh), the key means, value ranges and value means from the partials. */
+function finalizeKernel(l: Layout, target: KernelTarget): KernelPlan["kernels"][number] {
+  const grid = linearGrid(l.bh, target.maxWorkgroupsPerDimension);
+  const code = `${
+    declare([{ name: "part", type: "f32" }, { name: "stat", type: "f32", write: true }])
+  }
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  ${grid.prologue}
+  let bh = wgIndex;
+  let out = bh * ${l.statWidth}u;
+  let first = bh * ${l.nkb}u * ${l.partWidth}u;
+  for (var c = lid; c < ${l.dp + l.dvp}u; c += 64u) {
+    if (c < ${l.dp}u) {
+      var s = 0.0f;
+      if (c < ${l.d}u) {
+        for (var t = 0u; t < ${l.nkb}u; t++) { s += part[first + t * ${l.partWidth}u + c]; }
+      }
+      stat[out + c] = s / ${f32Literal(Math.max(l.sk, 1))};
+    } else {
+      let cv = c - ${l.dp}u;
+      var r = 0.0f;
+      var mu = 0.0f;
+      if (cv < ${l.dv}u) {
+        let at = first + ${l.d}u + cv;
+        var s = 0.0f;
+        var lo = 3.0e38f;
+        var hi = ${negativeSentinel};
+        for (var t = 0u; t < ${l.nkb}u; t++) {
+          s += part[at + t * ${l.partWidth}u];
+          lo = min(lo, part[at + t * ${l.partWidth}u + ${l.dv}u]);
+          hi = max(hi, part[at + t * ${l.partWidth}u + ${2 * l.dv}u]);
+        }
+        mu = s / ${f32Literal(Math.max(l.sk, 1))};
+        r = max(hi - mu, mu - lo);
+      }
+      stat[out + ${l.dp}u + cv] = r;
+      stat[out + ${l.dp + l.dvp}u + cv] = mu;
+    }
+  }
+}
+`;
+  return {
+    name: "attn_i8_finalize",
+    code,
+    bindings: [read("i8_part"), write("i8_stat")],
+    workgroups: grid.workgroups,
+  };
+}
+
+/** WGSL that packs four quantized values `x * inv` (rounded, clamped to +-127) into an i32. */
+function packQuads(values: readonly string[], inverse: readonly string[]): string {
+  const q = values.map((x, i) => `i32(clamp(round(${x} * ${inverse[i]}), -127.0f, 127.0f))`);
+  return `bitcast<i32>(pack4xI8(vec4<i32>(${q.join(", ")})))`;
+}
+
+/** Kernel 3: per key block, its key scale and the packed int8 keys and values. */
+function quantKvKernel(l: Layout, target: KernelTarget): KernelPlan["kernels"][number] {
+  const grid = linearGrid(l.bh * l.nkb, target.maxWorkgroupsPerDimension);
+  const kVal = (c: string) =>
+    `select(0.0f, k[kRow + ${c}] - stat[sb + ${c}], valid && ${c} < ${l.d}u)`;
+  const vVal = (c: string) =>
+    `select(0.0f, v[vRow + ${c}] - stat[sb + ${l.dp + l.dvp}u + ${c}], valid && ${c} < ${l.dv}u)`;
+  const vInv = (c: string) => `vInverse(stat[sb + ${l.dp}u + ${c}])`;
+  const code = `${
+    declare([
+      { name: "k", type: "f32" },
+      { name: "v", type: "f32" },
+      { name: "stat", type: "f32" },
+      { name: "k8", type: "i32", write: true },
+      { name: "ks", type: "f32", write: true },
+      { name: "v8", type: "i32", write: true },
+    ])
+  }
+var<workgroup> red: array<f32, 64>;
+
+fn vInverse(r: f32) -> f32 { return select(0.0f, 127.0f / r, r > 0.0f); }
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  ${grid.prologue}
+  let bh = wgIndex / ${l.nkb}u;
+  let t = wgIndex % ${l.nkb}u;
+  let key = t * ${bc}u + lid;
+  let valid = key < ${l.sk}u;
+  let kRow = select(0u, (bh * ${l.sk}u + key) * ${l.d}u, valid);
+  let vRow = select(0u, (bh * ${l.sk}u + key) * ${l.dv}u, valid);
+  let sb = bh * ${l.statWidth}u;
+  var amax = 0.0f;
+  if (valid) {
+    for (var c = 0u; c < ${l.d}u; c++) { amax = max(amax, abs(k[kRow + c] - stat[sb + c])); }
+  }
+  red[lid] = amax;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
+    workgroupBarrier();
+  }
+  let blockMax = red[0];
+  let inv = select(0.0f, 127.0f / blockMax, blockMax > 0.0f);
+  if (lid == 0u) { ks[bh * ${l.nkb}u + t] = blockMax / 127.0f; }
+  let kOut = (bh * ${l.nkb * bc}u + key) * ${l.dp / 4}u;
+  for (var w = 0u; w < ${l.dp / 4}u; w++) {
+    let c = 4u * w;
+    k8[kOut + w] = ${
+    packQuads(range(4).map((i) => kVal(`(c + ${i}u)`)), ["inv", "inv", "inv", "inv"])
+  };
+  }
+  let vOut = (bh * ${l.nkb * bc}u + key) * ${l.dvp / 4}u;
+  for (var w = 0u; w < ${l.dvp / 4}u; w++) {
+    let c = 4u * w;
+    v8[vOut + w] = ${
+    packQuads(range(4).map((i) => vVal(`(c + ${i}u)`)), range(4).map((i) => vInv(`(c + ${i}u)`)))
+  };
+  }
+}
+`;
+  return {
+    name: "attn_i8_quant_kv",
+    code,
+    bindings: [
+      read("in1"),
+      read("in2"),
+      read("i8_stat"),
+      write("i8_k"),
+      write("i8_ks"),
+      write("i8_v"),
+    ],
+    workgroups: grid.workgroups,
+  };
+}
+
+/** Kernel 4: per query row, its scale (in log2 score units) and packed int8 row. */
+function quantQKernel(
+  l: Layout,
+  spec: AttentionSpec,
+  target: KernelTarget,
+): KernelPlan["kernels"][number] {
+  const tiles = Math.ceil(l.sqp / 64);
+  const grid = linearGrid(l.bh * tiles, target.maxWorkgroupsPerDimension);
+  const qVal = (c: string) => `select(0.0f, q[qRow + ${c}], valid && ${c} < ${l.d}u)`;
+  const code = `${
+    declare([
+      { name: "q", type: "f32" },
+      { name: "stat", type: "f32" },
+      { name: "q8", type: "i32", write: true },
+      { name: "qs", type: "f32", write: true },
+    ])
+  }
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  ${grid.prologue}
+  let bh = wgIndex / ${tiles}u;
+  let row = (wgIndex % ${tiles}u) * 64u + lid;
+  if (row >= ${l.sqp}u) { return; }
+  let valid = row < ${l.sq}u;
+  let qRow = select(0u, (bh * ${l.sq}u + row) * ${l.d}u, valid);
+  var amax = 0.0f;
+  // The key smoothing shifts this row's scores by -scale q . mu_k: kept for the log-sum-exp.
+  var shift = 0.0f;
+  if (valid) {
+    for (var c = 0u; c < ${l.d}u; c++) {
+      amax = max(amax, abs(q[qRow + c]));
+      shift += q[qRow + c] * stat[bh * ${l.statWidth}u + c];
+    }
+  }
+  let inv = select(0.0f, 127.0f / amax, amax > 0.0f);
+  qs[(bh * ${l.sqp}u + row) * 2u] = (amax / 127.0f) * ${
+    f32Literal(Math.fround(spec.scale * Math.LOG2E))
+  };
+  qs[(bh * ${l.sqp}u + row) * 2u + 1u] = shift * ${f32Literal(Math.fround(spec.scale))};
+  let out = (bh * ${l.sqp}u + row) * ${l.dp / 4}u;
+  for (var w = 0u; w < ${l.dp / 4}u; w++) {
+    let c = 4u * w;
+    q8[out + w] = ${
+    packQuads(range(4).map((i) => qVal(`(c + ${i}u)`)), ["inv", "inv", "inv", "inv"])
+  };
+  }
+}
+`;
+  return {
+    name: "attn_i8_quant_q",
+    code,
+    bindings: [read("in0"), read("i8_stat"), write("i8_q"), write("i8_qs")],
+    workgroups: grid.workgroups,
+  };
+}
+
+/** Kernel 5: the attention proper (see the module documentation). */
+function mainKernel(
+  l: Layout,
+  spec: AttentionSpec,
+  target: KernelTarget,
+  mode: Int8MatrixMode,
+  subgroups: number,
+): KernelPlan["kernels"][number] {
+  const native = mode === "native";
+  const grid = linearGrid(l.bh * l.qTiles, target.maxWorkgroupsPerDimension);
+  const sw = Math.max(bc, l.dvp); // row stride (i32) of a subgroup's product tile
+  const sgTile = 16 * sw;
+  // Dawn's validator sizes an int8 matrix access as if its stride counted i32 words (Dawn
+  // 0.6.2: 16 rows of stride 64 "need" 3,872 bytes), so one subgroup's 1 KB of probabilities
+  // is padded to 4 KB; the stride itself counts int8 elements (Dawn's SPIR-V writer divides
+  // it by 4).
+  const pWords = Math.max(subgroups * 16 * (bc / 4), 16 * bc);
+  const dp4 = l.dp / 4, dvp4 = l.dvp / 4, dvh = l.dvp / 2, skp = l.nkb * bc;
+  const neg = negativeSentinel;
+  const keyEnd = spec.causal
+    ? `u32(clamp(i32(min(tile * ${l.rowsPerGroup}u + ${l.rowsPerGroup}u, ${l.sq}u)) + ${
+      l.sk - l.sq
+    }, 0, ${l.sk}))`
+    : `${l.sk}u`;
+  const rowLimit = spec.causal
+    ? `u32(clamp(i32(row) + ${1 + l.sk - l.sq}, 0, ${l.sk}))`
+    : `${l.sk}u`;
+  const left = "subgroup_matrix_left<i8, 32, 16>";
+  const right = "subgroup_matrix_right<i8, 16, 32>";
+  const result = "subgroup_matrix_result<i32, 16, 16>";
+  const scores = native
+    ? range(bc / 16).map((n) =>
+      [
+        `{ var acc = ${result}();`,
+        ...range(l.dp / 32).map((kk) =>
+          `acc = subgroupMatrixMultiplyAccumulate(qa${kk}, subgroupMatrixLoad<${right}, col_major>(&k8, (bh * ${skp}u + kt + ${
+            16 * n
+          }u) * ${l.dp}u + ${32 * kk}u, ${l.dp}u), acc);`
+        ),
+        `subgroupMatrixStore<row_major>(&sS, sBase + ${16 * n}u, acc, ${sw}u); }`,
+      ].join("\n      ")
+    ).join("\n    ")
+    : `for (var jj = 0u; jj < 32u; jj++) {
+      let key = half * 32u + jj;
+      let kRow = (bh * ${skp}u + kt + key) * ${dp4}u;
+      var acc = 0i;
+      ${
+      range(dp4).map((w) =>
+        `acc += dot4I8Packed(bitcast<u32>(q8[qRow + ${w}u]), bitcast<u32>(k8[kRow + ${w}u]));`
+      ).join("\n      ")
+    }
+      sS[sBase + r * ${sw}u + key] = acc;
+    }`;
+  const values = native
+    ? range(l.dvp / 16).map((n) =>
+      [
+        `{ var acc = ${result}();`,
+        ...range(bc / 32).map((kk) =>
+          `acc = subgroupMatrixMultiplyAccumulate(subgroupMatrixLoad<${left}, row_major>(&sP, pBase * 4u + ${
+            32 * kk
+          }u, ${bc}u), subgroupMatrixLoad<${right}, row_major>(&v8, (bh * ${skp}u + kt + ${
+            32 * kk
+          }u) * ${l.dvp}u + ${16 * n}u, ${l.dvp}u), acc);`
+        ),
+        `subgroupMatrixStore<row_major>(&sS, sBase + ${16 * n}u, acc, ${sw}u); }`,
+      ].join("\n      ")
+    ).join("\n    ")
+    : `for (var cc = 0u; cc < ${dvh}u; cc++) {
+      let col = half * ${dvh}u + cc;
+      var acc = 0i;
+      for (var kw = 0u; kw < ${bc / 4}u; kw++) {
+        let p = unpack4xI8(bitcast<u32>(sP[pBase + r * ${bc / 4}u + kw]));
+        for (var bi = 0u; bi < 4u; bi++) {
+          let vw = unpack4xI8(bitcast<u32>(v8[(bh * ${skp}u + kt + kw * 4u + bi) * ${dvp4}u + col / 4u]));
+          acc += p[bi] * vw[col % 4u];
+        }
+      }
+      sS[sBase + r * ${sw}u + col] = acc;
+    }`;
+  const xs = range(32);
+  const maxTree = (names: string[]): string =>
+    names.length === 1
+      ? names[0]!
+      : `max(${maxTree(names.slice(0, names.length / 2))}, ${
+        maxTree(names.slice(names.length / 2))
+      })`;
+  const code = `${native ? "enable chromium_experimental_subgroup_matrix;\n" : ""}enable subgroups;
+${
+    declare([
+      { name: "q8", type: "i32" },
+      { name: "qs", type: "f32" },
+      { name: "k8", type: "i32" },
+      { name: "ks", type: "f32" },
+      { name: "v8", type: "i32" },
+      { name: "stat", type: "f32" },
+      { name: "o", type: "f32", write: true },
+      { name: "lse", type: "u32", write: true },
+    ])
+  }
+// Per subgroup: its 16 x 64 int32 scores, later its 16 x Dvp int32 value product (row stride
+// ${sw}); and its 16 x 64 int8 probabilities, four per word.
+var<workgroup> sS: array<i32, ${subgroups * sgTile}>;
+var<workgroup> sP: array<i32, ${pWords}>;
+
+@compute @workgroup_size(${32 * subgroups})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32${
+    native ? ", @builtin(subgroup_id) sgId: u32, @builtin(subgroup_invocation_id) laneId: u32" : ""
+  }) {
+  ${grid.prologue}
+  let bh = wgIndex / ${l.qTiles}u;
+  let tile = wgIndex % ${l.qTiles}u;
+  ${
+    native
+      ? "let sg = sgId;\n  let lane = laneId;"
+      : "// Virtual 32-lane subgroups: lanes 2r and 2r + 1 share a hardware subgroup of any size.\n  let sg = li / 32u;\n  let lane = li % 32u;"
+  }
+  let row0 = tile * ${l.rowsPerGroup}u + sg * 16u;
+  let r = lane >> 1u;
+  let half = lane & 1u;
+  let row = row0 + r;
+  let rowScale = qs[(bh * ${l.sqp}u + row) * 2u];
+  let sBase = sg * ${sgTile}u;
+  let pBase = sg * ${16 * (bc / 4)}u;
+  ${
+    native
+      ? range(l.dp / 32).map((kk) =>
+        `let qa${kk} = subgroupMatrixLoad<${left}, row_major>(&q8, (bh * ${l.sqp}u + row0) * ${l.dp}u + ${
+          32 * kk
+        }u, ${l.dp}u);`
+      ).join("\n  ")
+      : `let qRow = (bh * ${l.sqp}u + row) * ${dp4}u;`
+  }
+  let limit = ${rowLimit};
+  var m = ${neg};
+  var l = 0.0f;
+  ${range(dvh).map((c) => `var o${c} = 0.0f;`).join(" ")}
+  let keyEnd = ${keyEnd};
+  for (var t = 0u; t * ${bc}u < keyEnd; t++) {
+    let kt = t * ${bc}u;
+    ${scores}
+    workgroupBarrier(); // the score tile is stored
+    let scale = rowScale * ks[bh * ${l.nkb}u + t];
+    let sRow = sBase + r * ${sw}u + half * 32u;
+    let k0 = kt + half * 32u;
+    ${
+    xs.map((j) => `let x${j} = select(${neg}, f32(sS[sRow + ${j}u]) * scale, k0 + ${j}u < limit);`)
+      .join("\n    ")
+  }
+    let own = ${maxTree(xs.map((j) => `x${j}`))};
+    let b = max(own, subgroupShuffleXor(own, 1u));
+    let mNew = max(m, b);
+    let alpha = exp2(m - mNew);
+    let f = exp2(b - mNew);
+    ${
+    xs.map((j) => `let p${j} = select(0i, i32(round(127.0f * exp2(x${j} - b))), x${j} > ${neg});`)
+      .join("\n    ")
+  }
+    ${
+    range(8).map((w) =>
+      `sP[pBase + r * ${bc / 4}u + half * 8u + ${w}u] = bitcast<i32>(pack4xI8(vec4<i32>(${
+        range(4).map((i) => `p${4 * w + i}`).join(", ")
+      })));`
+    ).join("\n    ")
+  }
+    let pSum = ${xs.map((j) => `p${j}`).join(" + ")};
+    l = l * alpha + f * f32(pSum);
+    workgroupBarrier(); // the probabilities are stored and the scores read
+    ${values}
+    workgroupBarrier(); // the value product is stored
+    let oRow = sBase + r * ${sw}u + half * ${dvh}u;
+    ${range(dvh).map((c) => `o${c} = o${c} * alpha + f * f32(sS[oRow + ${c}u]);`).join("\n    ")}
+    m = mNew;
+    workgroupBarrier(); // the value product is read before the next scores overwrite it
+  }
+  let total = l + subgroupShuffleXor(l, 1u);
+  if (row < ${l.sq}u) {
+    let sb = bh * ${l.statWidth}u + ${l.dp}u;
+    let oAt = (bh * ${l.sq}u + row) * ${l.dv}u;
+    let c0 = half * ${dvh}u;
+    ${
+    range(dvh).map((c) =>
+      `if (c0 + ${c}u < ${l.dv}u) { o[oAt + c0 + ${c}u] = select(0.0f, stat[sb + c0 + ${c}u] / 127.0f * o${c} / total + stat[sb + ${l.dvp}u + c0 + ${c}u], total > 0.0f); }`
+    ).join("\n    ")
+  }
+    if (half == 0u) {
+      lse[bh * ${l.sq}u + row] = select(${negativeInfinityBits}, bitcast<u32>(${
+    f32Literal(Math.LN2)
+  } * (m + log2(total / 127.0f)) + qs[(bh * ${l.sqp}u + row) * 2u + 1u]), total > 0.0f);
+    }
+  }
+}
+`;
+  return {
+    name: `attn_i8_fwd_${mode}_${subgroups}sg`,
+    code,
+    bindings: [
+      read("i8_q"),
+      read("i8_qs"),
+      read("i8_k"),
+      read("i8_ks"),
+      read("i8_v"),
+      read("i8_stat"),
+      write("out0"),
+      write("out1"),
+    ],
+    workgroups: grid.workgroups,
+  };
+}
+
+/**
+ * The int8 attention forward plan: inputs `in0` q `[B, H, Sq, D]`, `in1` k `[B, H, Sk, D]`,
+ * `in2` v `[B, H, Sk, Dv]` (float32), outputs `out0` `[B, H, Sq, Dv]` (float32) and `out1` the
+ * log-sum-exp `[B, H, Sq]` (natural log, float32 bits), like `attentionForwardPlan`. Throws
+ * with the offending values when the spec is not float32 or the adapter lacks subgroups.
+ *
+ * @example
+ * ```ts ignore
+ * import { int8AttentionPlan } from "./attention_int8.ts";
+ * const plan = int8AttentionPlan({ batch: 2, heads: 48, seqQ: 17776, seqK: 17776,
+ *   headDim: 64, headDimV: 64, scale: 0.125, causal: false, dtype: "f32" }, target);
+ * plan.kernels.map((k) => k.name); // ["attn_i8_stats", ..., "attn_i8_fwd_native_4sg"]
+ * ```
+ */
+export function int8AttentionPlan(
+  spec: AttentionSpec,
+  target: KernelTarget,
+  options: Int8AttentionOptions = {},
+): KernelPlan {
+  const mode = options.mode ?? (int8AttentionNative(target) ? "native" : "emulated");
+  const subgroups = options.subgroups ?? 4;
+  checkSizes("int8 attention", {
+    batch: spec.batch,
+    heads: spec.heads,
+    seqQ: spec.seqQ,
+    seqK: spec.seqK,
+    headDim: spec.headDim,
+    headDimV: spec.headDimV,
+  }, ["batch", "heads", "seqQ", "seqK"]);
+  if (spec.dtype !== "f32") {
+    throw new Error(`int8 attention: takes float32 q, k and v, got dtype "${spec.dtype}"`);
+  }
+  if (![1, 2, 4, 8].includes(subgroups)) {
+    throw new Error(`int8 attention: subgroups must be 1, 2, 4 or 8, got ${subgroups}`);
+  }
+  if (!target.subgroups) {
+    throw new Error(
+      "int8 attention: needs the adapter's subgroups feature (the lanes of a row exchange " +
+        'maxima and sums); use quantization "none" on this adapter',
+    );
+  }
+  if (mode === "native" && !int8AttentionNative(target)) {
+    throw new Error(
+      `int8 attention: the native mode needs 16x16x32 int8 subgroup matrices on 32-lane ` +
+        `subgroups; this adapter has subgroupMatrixInt8 ${target.subgroupMatrixInt8 ?? false}, ` +
+        `subgroup size ${target.subgroupSize ?? "varying"}`,
+    );
+  }
+  const l = layoutOf(spec, subgroups);
+  const shared =
+    (subgroups * 16 * Math.max(bc, l.dvp) + Math.max(subgroups * 16 * (bc / 4), 16 * bc)) * 4;
+  if (
+    shared > target.maxWorkgroupStorageBytes || 32 * subgroups > target.maxInvocationsPerWorkgroup
+  ) {
+    throw new Error(
+      `int8 attention: ${subgroups} subgroups need ${shared} bytes of workgroup memory and ` +
+        `${32 * subgroups} invocations; the adapter allows ${target.maxWorkgroupStorageBytes} ` +
+        `and ${target.maxInvocationsPerWorkgroup}`,
+    );
+  }
+  if (l.bh * l.sq === 0) return { scratch: [], kernels: [] };
+  checkBindings("attn_i8_fwd", 8, target);
+  const kernels = [
+    ...(l.nkb > 0
+      ? [statsKernel(l, target), finalizeKernel(l, target), quantKvKernel(l, target)]
+      : []),
+    quantQKernel(l, spec, target),
+    mainKernel(l, spec, target, mode, subgroups),
+  ];
+  const skp = l.nkb * bc;
+  return {
+    scratch: [
+      { name: "i8_part", bytes: Math.max(1, l.bh * l.nkb * l.partWidth) * 4 },
+      { name: "i8_stat", bytes: l.bh * l.statWidth * 4 },
+      { name: "i8_q", bytes: l.bh * l.sqp * l.dp },
+      { name: "i8_qs", bytes: l.bh * l.sqp * 8 },
+      { name: "i8_k", bytes: Math.max(4, l.bh * skp * l.dp) },
+      { name: "i8_ks", bytes: Math.max(1, l.bh * l.nkb) * 4 },
+      { name: "i8_v", bytes: Math.max(4, l.bh * skp * l.dvp) },
+    ],
+    kernels,
+  };
+}

@@ -1,0 +1,259 @@
+/**
+ * The int8 attention (`attention_int8.ts`) against its specification, the reference of
+ * `kernels/reference/attention_int8.ts`:
+ * - the `emulated` form runs here (lavapipe in CI) on random shapes; it computes the same
+ *   integers as the reference, so the tolerance only covers float32 rounding in the scales and
+ *   the softmax;
+ * - the `native` form (int8 subgroup matrices) runs where the adapter has them (NVIDIA), and
+ *   is otherwise checked by Dawn's WGSL validator on the null backend, which accepts the
+ *   experimental subgroup-matrix extension without a GPU behind it.
+ */
+import fc from "fast-check";
+import { assert, assertThrows } from "../../../_assert.ts";
+import { loadGpu } from "../../../../kernels/webgpu/binding.ts";
+import { sharedGpu } from "../../../../kernels/webgpu/device.ts";
+import type { AttentionSpec } from "../../../../kernels/webgpu/templates/attention.ts";
+import {
+  int8AttentionNative,
+  int8AttentionPlan,
+  type Int8MatrixMode,
+} from "../../../../kernels/webgpu/templates/attention_int8.ts";
+import { int8AttentionReference } from "../../../../kernels/reference/attention_int8.ts";
+import { kernelTarget, runPlan } from "./_run_plan.ts";
+import { randomFloats } from "./_data.ts";
+
+const gpu = await sharedGpu();
+const ignore = gpu === null;
+if (ignore) console.warn("SKIP int8 attention kernel tests: no WebGPU adapter");
+const native = gpu !== null && int8AttentionNative(kernelTarget(gpu, {
+  subgroupMatrixInt8: gpu.info.subgroupMatrixInt8,
+}));
+if (!ignore && !native) {
+  console.warn("SKIP int8 attention native-mode runs: the adapter has no int8 subgroup matrices");
+}
+
+interface Case {
+  batch: number;
+  heads: number;
+  seqQ: number;
+  seqK: number;
+  headDim: number;
+  headDimV: number;
+  causal: boolean;
+  subgroups: 1 | 2 | 4;
+  seed: number;
+}
+
+function specOf(c: Case): AttentionSpec {
+  return {
+    batch: c.batch,
+    heads: c.heads,
+    seqQ: c.seqQ,
+    seqK: c.seqK,
+    headDim: c.headDim,
+    headDimV: c.headDimV,
+    scale: 1 / Math.sqrt(c.headDim),
+    causal: c.causal,
+    dtype: "f32",
+  };
+}
+
+async function check(c: Case, mode: Int8MatrixMode): Promise<void> {
+  const { batch: b, heads: h, seqQ: sq, seqK: sk, headDim: d, headDimV: dv } = c;
+  const spec = specOf(c);
+  const target = kernelTarget(gpu!, { subgroupMatrixInt8: gpu!.info.subgroupMatrixInt8 });
+  // Keys and values off-center (the means are subtracted before quantizing), values in [-1, 3).
+  const q = randomFloats(b * h * sq * d, c.seed).map((x) => 2 * x);
+  const k = randomFloats(b * h * sk * d, c.seed + 1).map((x) => 2 * x + 0.5);
+  const v = randomFloats(b * h * sk * dv, c.seed + 2).map((x) => 2 * x + 1);
+  const plan = int8AttentionPlan(spec, target, { mode, subgroups: c.subgroups });
+  const [outBytes, lseBytes] = await runPlan(
+    gpu!,
+    plan,
+    [Float32Array.from(q), Float32Array.from(k), Float32Array.from(v)],
+    [b * h * sq * dv * 4, b * h * sq * 4],
+  );
+  const out = new Float32Array(outBytes!), lse = new Float32Array(lseBytes!);
+  const ref = int8AttentionReference(spec, q, k, v);
+  // The integers agree with the reference's; float32 division and exp2 may still move a
+  // probability by one step of 1/127 of its block maximum (a tie in rounding), which moves an
+  // output by at most one value step r_c / 127 (r_c = max |v - mean| of the channel). So: all
+  // outputs within one value step, and nearly all within float32 rounding.
+  const step = new Float64Array(b * h * dv);
+  for (let i = 0; i < b * h * sk * dv; i++) {
+    const at = Math.floor(i / (sk * dv)) * dv + (i % dv);
+    step[at] = Math.max(step[at]!, Math.abs(v[i]! - 1) + 1); // |v - mean| <= |v - 1| + 1
+  }
+  let loose = 0;
+  for (let i = 0; i < out.length; i++) {
+    const err = Math.abs(out[i]! - ref.out[i]!);
+    const at = Math.floor(i / (sq * dv)) * dv + (i % dv);
+    assert(
+      err <= step[at]! / 127 + 1e-5,
+      `${mode} out[${i}] = ${out[i]} vs ${ref.out[i]} for ${JSON.stringify(c)}`,
+    );
+    if (err > 1e-5) loose++;
+  }
+  assert(loose <= out.length / 50, `${mode}: ${loose} of ${out.length} outputs off by > 1e-5`);
+  for (let i = 0; i < lse.length; i++) {
+    const want = ref.lse[i]!;
+    const ok = want === -Infinity ? lse[i] === -Infinity : Math.abs(lse[i]! - want) <= 1e-4;
+    assert(ok, `${mode} lse[${i}] = ${lse[i]} vs ${want} for ${JSON.stringify(c)}`);
+  }
+}
+
+/** Pinned: S = 1; a ragged last key block; padded head dims; Sq > Sk causal (masked rows). */
+const examples: Case[] = [
+  {
+    batch: 1,
+    heads: 1,
+    seqQ: 1,
+    seqK: 1,
+    headDim: 64,
+    headDimV: 64,
+    causal: false,
+    subgroups: 4,
+    seed: 1,
+  },
+  {
+    batch: 1,
+    heads: 2,
+    seqQ: 70,
+    seqK: 150,
+    headDim: 64,
+    headDimV: 64,
+    causal: false,
+    subgroups: 4,
+    seed: 2,
+  },
+  {
+    batch: 2,
+    heads: 1,
+    seqQ: 45,
+    seqK: 70,
+    headDim: 12,
+    headDimV: 20,
+    causal: true,
+    subgroups: 2,
+    seed: 3,
+  },
+  {
+    batch: 1,
+    heads: 1,
+    seqQ: 130,
+    seqK: 64,
+    headDim: 40,
+    headDimV: 64,
+    causal: true,
+    subgroups: 1,
+    seed: 4,
+  },
+];
+
+const caseArb: fc.Arbitrary<Case> = fc.record({
+  batch: fc.integer({ min: 1, max: 2 }),
+  heads: fc.integer({ min: 1, max: 2 }),
+  seqQ: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 140 })),
+  seqK: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 140 })),
+  headDim: fc.constantFrom(8, 32, 64, 72),
+  headDimV: fc.constantFrom(16, 24, 64),
+  causal: fc.boolean(),
+  subgroups: fc.constantFrom(1 as const, 2 as const, 4 as const),
+  seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+});
+
+Deno.test({
+  name: "int8AttentionPlan (emulated products) matches the int8 reference on random shapes",
+  ignore,
+  async fn() {
+    // Each distinct shape is a new set of kernels for lavapipe to compile: few runs.
+    await fc.assert(fc.asyncProperty(caseArb, (c) => check(c, "emulated")), {
+      numRuns: 3,
+      examples: examples.map((c) => [c]),
+    });
+  },
+});
+
+Deno.test({
+  name: "int8AttentionPlan (native subgroup matrices) matches the int8 reference",
+  ignore: ignore || !native,
+  async fn() {
+    await fc.assert(fc.asyncProperty(caseArb, (c) => check(c, "native")), {
+      numRuns: 4,
+      examples: examples.map((c) => [c]),
+    });
+  },
+});
+
+Deno.test({
+  name: "int8AttentionPlan's native kernels pass Dawn's WGSL validation (null backend)",
+  ignore: "Bun" in globalThis,
+  async fn() {
+    const nullGpu = await loadGpu(["backend=null", "enable-dawn-features=allow_unsafe_apis"]);
+    const adapter = await nullGpu.requestAdapter();
+    const feature = "chromium-experimental-subgroup-matrix" as GPUFeatureName;
+    if (!adapter || !adapter.features.has(feature)) {
+      console.warn("SKIP native WGSL validation: this Dawn build has no null backend");
+      return;
+    }
+    const device = await adapter.requestDevice({ requiredFeatures: [feature, "subgroups"] });
+    try {
+      const target = {
+        shaderF16: false,
+        subgroups: true,
+        subgroupSize: 32,
+        subgroupMatrixInt8: true,
+        maxWorkgroupsPerDimension: 65535,
+        maxWorkgroupStorageBytes: 49152,
+        maxInvocationsPerWorkgroup: 1024,
+        maxStorageBuffersPerStage: 10,
+      };
+      for (const c of examples) {
+        for (const subgroups of [1, 4, 8]) {
+          const plan = int8AttentionPlan(specOf(c), target, { subgroups });
+          const main = plan.kernels.at(-1)!;
+          assert(main.code.includes("subgroupMatrixMultiplyAccumulate"), "native products");
+          for (const kernel of plan.kernels) {
+            const module = device.createShaderModule({ code: kernel.code });
+            const errors = (await module.getCompilationInfo()).messages
+              .filter((m) => m.type === "error")
+              .map((m) => `line ${m.lineNum}: ${m.message}`);
+            assert(errors.length === 0, `${kernel.name}: ${errors.join("; ")}`);
+          }
+        }
+      }
+    } finally {
+      device.destroy();
+    }
+  },
+});
+
+Deno.test({
+  name: "int8AttentionPlan refuses what it cannot run, naming the values",
+  ignore,
+  fn() {
+    const spec = specOf(examples[1]!);
+    const target = kernelTarget(gpu!);
+    assertThrows(
+      () => int8AttentionPlan({ ...spec, dtype: "f16" }, target),
+      Error,
+      'got dtype "f16"',
+    );
+    assertThrows(() => int8AttentionPlan(spec, target, { subgroups: 3 }), Error, "got 3");
+    assertThrows(
+      () => int8AttentionPlan(spec, { ...target, subgroups: false }),
+      Error,
+      "subgroups feature",
+    );
+    assertThrows(
+      () => int8AttentionPlan(spec, { ...target, subgroupMatrixInt8: false }, { mode: "native" }),
+      Error,
+      "subgroupMatrixInt8 false",
+    );
+    assertThrows(
+      () => int8AttentionPlan(spec, { ...target, maxWorkgroupStorageBytes: 4096 }),
+      Error,
+      "bytes of workgroup memory",
+    );
+  },
+});
