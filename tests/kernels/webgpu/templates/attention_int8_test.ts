@@ -185,6 +185,79 @@ Deno.test({
   },
 });
 
+const [offsetA, strideA, offsetB, strideB] = [64, 96, 32, 80]; // int8 elements
+
+/** The WGSL of {@link checkTileProduct}. */
+function tileProductCode(rightLayout: "col_major" | "row_major"): string {
+  return `enable chromium_experimental_subgroup_matrix;
+enable subgroups;
+@group(0) @binding(0) var<storage, read> a: array<i32>;
+@group(0) @binding(1) var<storage, read> b: array<i32>;
+@group(0) @binding(2) var<storage, read_write> c: array<i32>;
+@compute @workgroup_size(32)
+fn main() {
+  let l = subgroupMatrixLoad<subgroup_matrix_left<i8, 32, 16>, row_major>(&a, ${offsetA}u, ${strideA}u);
+  let r = subgroupMatrixLoad<subgroup_matrix_right<i8, 16, 32>, ${rightLayout}>(&b, ${offsetB}u, ${strideB}u);
+  var acc = subgroup_matrix_result<i32, 16, 16>();
+  acc = subgroupMatrixMultiplyAccumulate(l, r, acc);
+  subgroupMatrixStore<row_major>(&c, 0u, acc, 16u);
+}
+`;
+}
+
+/**
+ * One 16x16x32 int8 product as the attention kernel issues them: left row-major and right
+ * column-major or row-major from packed `array<i32>` storage at an offset and stride counted in
+ * int8 elements, result stored row-major. It pins the conventions the kernel relies on, so a
+ * failure here says which (offset, stride or layout) a Dawn version reads differently.
+ */
+async function checkTileProduct(rightLayout: "col_major" | "row_major"): Promise<void> {
+  const a = Int8Array.from({ length: 4096 }, (_, i) => ((i * 37 + 11) % 255) - 127);
+  const b = Int8Array.from({ length: 4096 }, (_, i) => ((i * 53 + 5) % 251) - 125);
+  const code = tileProductCode(rightLayout);
+  const plan = {
+    scratch: [],
+    kernels: [{
+      name: `i8_tile_product_${rightLayout}`,
+      code,
+      bindings: [
+        { buffer: "in0", access: "read" as const },
+        { buffer: "in1", access: "read" as const },
+        { buffer: "out0", access: "read_write" as const },
+      ],
+      workgroups: [1, 1, 1] as [number, number, number],
+    }],
+  };
+  const [bytes] = await runPlan(gpu!, plan, [new Int32Array(a.buffer), new Int32Array(b.buffer)], [
+    1024,
+  ]);
+  const got = new Int32Array(bytes!);
+  for (let i = 0; i < 16; i++) {
+    for (let j = 0; j < 16; j++) {
+      let want = 0;
+      for (let t = 0; t < 32; t++) {
+        const bAt = rightLayout === "col_major"
+          ? offsetB + j * strideB + t
+          : offsetB + t * strideB + j;
+        want += a[offsetA + i * strideA + t]! * b[bAt]!;
+      }
+      assert(
+        got[i * 16 + j] === want,
+        `${rightLayout} c[${i}][${j}] = ${got[i * 16 + j]}, want ${want}`,
+      );
+    }
+  }
+}
+
+Deno.test({
+  name: "int8 subgroup matrices read offsets and strides in int8 elements (native adapters)",
+  ignore: ignore || !native,
+  async fn() {
+    await checkTileProduct("col_major");
+    await checkTileProduct("row_major");
+  },
+});
+
 Deno.test({
   name: "int8AttentionPlan's native kernels pass Dawn's WGSL validation (null backend)",
   ignore: "Bun" in globalThis,
@@ -208,6 +281,13 @@ Deno.test({
         maxInvocationsPerWorkgroup: 1024,
         maxStorageBuffersPerStage: 10,
       };
+      for (const layout of ["col_major", "row_major"] as const) {
+        const module = device.createShaderModule({ code: tileProductCode(layout) });
+        const errors = (await module.getCompilationInfo()).messages.filter((m) =>
+          m.type === "error"
+        );
+        assert(errors.length === 0, `tile product ${layout}: ${errors.map((m) => m.message)}`);
+      }
       for (const c of examples) {
         for (const subgroups of [1, 4, 8]) {
           const plan = int8AttentionPlan(specOf(c), target, { subgroups });

@@ -1,0 +1,146 @@
+/**
+ * Sweeps the int8 attention's workgroup shape (`subgroups`: 32-lane subgroups per workgroup,
+ * 16 query rows each) on the present adapter at DropletVideo-5B's attention size (B = 2,
+ * H = 48, S = 17,776, D = 64) and prints, per configuration, device time per forward pass
+ * (several passes per submit, no readback), the equivalent TFLOP/s (`4 B H S^2 D`), the time
+ * of the four quantization kernels alone, and the relative L2 error of two output rows against
+ * float64 softmax attention. Products run on int8 subgroup matrices where the adapter has them
+ * (`native`), emulated otherwise.
+ *
+ * Usage: `deno run -A bench/gpu_attention_int8_sweep.ts [--s 17776] [--reps 5]` (on a software
+ * adapter use `--s 512 --heads 2`). Prints one JSON line per configuration and writes
+ * `out/bench/gpu_attention_int8_sweep.json`.
+ *
+ * @module
+ */
+
+import { sharedGpu } from "../kernels/webgpu/device.ts";
+import type { KernelPlan } from "../kernels/webgpu/kernel.ts";
+import {
+  int8AttentionNative,
+  int8AttentionPlan,
+} from "../kernels/webgpu/templates/attention_int8.ts";
+import {
+  bindPlan,
+  kernelTarget,
+  withTimerPolling,
+} from "../tests/kernels/webgpu/templates/_run_plan.ts";
+
+function flag(name: string, fallback: string): string {
+  const at = Deno.args.indexOf(`--${name}`);
+  return at >= 0 && Deno.args[at + 1] !== undefined ? Deno.args[at + 1]! : fallback;
+}
+const s = Number(flag("s", "17776"));
+const heads = Number(flag("heads", "48"));
+const batch = Number(flag("batch", "2"));
+const reps = Number(flag("reps", "5"));
+const d = 64;
+
+const gpu = await sharedGpu();
+if (!gpu) throw new Error("No WebGPU adapter: run `deno task setup`");
+const target = kernelTarget(gpu, { subgroupMatrixInt8: gpu.info.subgroupMatrixInt8 });
+const mode = int8AttentionNative(target) ? "native" : "emulated";
+console.error(`[gpu_attention_int8_sweep] ${gpu.info.name}: ${mode} products`);
+console.error(
+  `[gpu_attention_int8_sweep] subgroup matrix configs: ${
+    gpu.info.subgroupMatrixConfigs.join("; ") || "none"
+  }`,
+);
+
+let seed = 2024;
+const gauss = () => {
+  seed = (seed * 1103515245 + 12345) % 2147483648;
+  const u = (seed + 1) / 2147483649;
+  seed = (seed * 1103515245 + 12345) % 2147483648;
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * seed / 2147483648);
+};
+const n = batch * heads * s * d;
+const [Q, K, V] = [0, 1, 2].map(() => Float32Array.from({ length: n }, gauss)) as [
+  Float32Array,
+  Float32Array,
+  Float32Array,
+];
+const spec = {
+  batch,
+  heads,
+  seqQ: s,
+  seqK: s,
+  headDim: d,
+  headDimV: d,
+  scale: 1 / Math.sqrt(d),
+  causal: false,
+  dtype: "f32" as const,
+};
+
+/** Relative L2 error of rows 0 and S - 1 of head (0, 0) against float64 attention. */
+function relativeError(out: Float32Array): number {
+  let err = 0, norm = 0;
+  for (const i of [0, s - 1]) {
+    const scores = new Float64Array(s);
+    let m = -Infinity;
+    for (let j = 0; j < s; j++) {
+      let dot = 0;
+      for (let t = 0; t < d; t++) dot += Q[i * d + t]! * K[j * d + t]!;
+      scores[j] = dot * spec.scale;
+      m = Math.max(m, scores[j]!);
+    }
+    let sum = 0;
+    for (let j = 0; j < s; j++) sum += Math.exp(scores[j]! - m);
+    for (let t = 0; t < d; t++) {
+      let acc = 0;
+      for (let j = 0; j < s; j++) acc += Math.exp(scores[j]! - m) / sum * V[j * d + t]!;
+      err += (out[i * d + t]! - acc) ** 2;
+      norm += acc * acc;
+    }
+  }
+  return Math.sqrt(err / norm);
+}
+
+/** Median milliseconds per submit of the plan, `reps` submits per sample. */
+async function timePlan(plan: KernelPlan, outputs: number[]): Promise<number> {
+  const bound = await bindPlan(gpu!, plan, [Q, K, V], outputs);
+  try {
+    bound.submit(1);
+    await withTimerPolling(() => gpu!.sync());
+    const samples: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      const t0 = performance.now();
+      bound.submit(reps);
+      await withTimerPolling(() => gpu!.sync());
+      samples.push((performance.now() - t0) / reps);
+    }
+    return samples.sort((x, y) => x - y)[1]!;
+  } finally {
+    bound.destroy();
+  }
+}
+
+const flops = 4 * batch * heads * s * s * d;
+const outputs = [batch * heads * s * d * 4, batch * heads * s * 4];
+const results: Record<string, unknown>[] = [];
+for (const subgroups of [4, 2, 8, 1]) {
+  const name = `${mode}_${subgroups}sg`;
+  try {
+    const plan = int8AttentionPlan(spec, target, { subgroups });
+    const bound = await bindPlan(gpu, plan, [Q, K, V], outputs);
+    bound.submit(1);
+    const out = new Float32Array(await bound.readOutput(0));
+    bound.destroy();
+    const relL2 = relativeError(out);
+    const ms = await timePlan(plan, outputs);
+    // The quantization kernels alone: every kernel but the last (outputs left unwritten).
+    const prepMs = await timePlan({ ...plan, kernels: plan.kernels.slice(0, -1) }, outputs);
+    const row = { config: name, ms, prepMs, tflops: flops / ms / 1e9, relL2 };
+    results.push(row);
+    console.log(JSON.stringify(row));
+  } catch (e) {
+    const row = { config: name, error: String(e) };
+    results.push(row);
+    console.log(JSON.stringify(row));
+  }
+}
+await Deno.mkdir("out/bench", { recursive: true });
+await Deno.writeTextFile(
+  "out/bench/gpu_attention_int8_sweep.json",
+  JSON.stringify({ adapter: gpu.info.name, spec, reps, results }, null, 2),
+);
