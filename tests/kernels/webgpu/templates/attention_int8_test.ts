@@ -232,20 +232,35 @@ async function checkTileProduct(rightLayout: "col_major" | "row_major"): Promise
     1024,
   ]);
   const got = new Int32Array(bytes!);
-  for (let i = 0; i < 16; i++) {
-    for (let j = 0; j < 16; j++) {
+  /** The product when offsets and strides count `unit` bytes (1: int8 elements; 4: words). */
+  const expected = (unit: number, transposeRight: boolean) =>
+    Array.from({ length: 256 }, (_, e) => {
+      const [i, j] = [Math.floor(e / 16), e % 16];
       let want = 0;
       for (let t = 0; t < 32; t++) {
-        const bAt = rightLayout === "col_major"
-          ? offsetB + j * strideB + t
-          : offsetB + t * strideB + j;
-        want += a[offsetA + i * strideA + t]! * b[bAt]!;
+        const colMajor = (rightLayout === "col_major") !== transposeRight;
+        const bAt = colMajor
+          ? unit * (offsetB + j * strideB) + t
+          : unit * (offsetB + t * strideB) + j;
+        want += a[unit * (offsetA + i * strideA) + t]! * b[bAt]!;
       }
-      assert(
-        got[i * 16 + j] === want,
-        `${rightLayout} c[${i}][${j}] = ${got[i * 16 + j]}, want ${want}`,
-      );
-    }
+      return want;
+    });
+  const matches = (want: number[]) => want.every((x, e) => got[e] === x);
+  if (!matches(expected(1, false))) {
+    // Name the convention the adapter follows instead, when it is one of the plausible ones.
+    const seen = [[4, false, "offsets and strides in i32 words"], [
+      1,
+      true,
+      "the other right-matrix layout",
+    ], [4, true, "words and the other layout"]] as const;
+    const other = seen.find(([unit, t]) => matches(expected(unit, t)));
+    const first = expected(1, false).findIndex((x, e) => got[e] !== x);
+    throw new Error(
+      `${rightLayout}: c[${Math.floor(first / 16)}][${first % 16}] = ${got[first]}, want ${
+        expected(1, false)[first]
+      }; the adapter reads ${other ? other[2] : "none of the conventions tried"}`,
+    );
   }
 }
 

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# One prepared run on a lent GPU machine (see scripts/device_pack.sh for `.device/`): the int8
+# subgroup-matrix probe and attention tests first (they decide whether the int8 attention works
+# there at all), then the WebGPU test directory, the int8 attention sweep and the real-GPU
+# targets. Each step has its own timeout so that one hang does not eat the device budget, and
+# every log lands in $OUT (or out/device when $OUT is unset).
+#
+# Usage (the device tool's command):
+#   source .device/boot.sh >/dev/null 2>&1 && export PATH=/tmp/dv:$PATH && bash scripts/device_check.sh
+# Steps can be chosen: `bash scripts/device_check.sh int8 sweep` (int8, tests, sweep, targets).
+set -u
+out="${OUT:-out/device}"
+mkdir -p "$out" out/bench
+steps="${*:-int8 tests sweep targets}"
+run() { # name, seconds, command...
+  local name=$1 seconds=$2
+  shift 2
+  local start=$SECONDS
+  timeout "$seconds" "$@" 2>&1 | grep -vE "^Warning" >"$out/$name.log"
+  echo "== $name: exit ${PIPESTATUS[0]} after $((SECONDS - start)) s"
+  tail -12 "$out/$name.log"
+}
+nvidia-smi -L 2>/dev/null
+deno --version | head -1
+for step in $steps; do
+  case $step in
+  int8) run int8_tests 150 deno test -A --no-check tests/kernels/webgpu/templates/attention_int8_test.ts ;;
+  tests) run webgpu_tests 150 deno test -A --no-check tests/kernels/webgpu/ ;;
+  sweep) run int8_sweep 150 deno run -A --no-check bench/gpu_attention_int8_sweep.ts ;;
+  targets) run targets 200 deno run -A --no-check bench/gpu_targets.ts ;;
+  *) echo "unknown step $step (int8, tests, sweep, targets)" ;;
+  esac
+done
+cp out/bench/*.json "$out/" 2>/dev/null
+true
