@@ -4,8 +4,10 @@
  * attention, `Q K^T` and `P V`, run on 8-bit integers with exact 32-bit accumulation, so that
  * GPUs whose only matrix units reachable from WGSL are int8 subgroup matrices (NVIDIA through
  * Dawn's Vulkan path) can use them. This file is the specification: the WGSL kernels of
- * `kernels/webgpu/templates/attention_int8.ts` compute the same integers, and differ from this
- * reference only by float32 rounding in the scales and the softmax.
+ * `kernels/webgpu/templates/attention_int8.ts` compute the same integers. Means, scales, scores
+ * and probabilities are rounded to float32 here where the kernels compute in float32, so the two
+ * differ only where a GPU's division (2.5 ULP in WGSL) or `exp2` lands a value on the other side
+ * of a rounding tie, worth at most one quantization step of that value.
  *
  * Per (batch, head), with `B_K = 64`-key blocks `t`:
  * - **Keys** are smoothed, `k' = k - mean_j(k_j)` (a per-channel mean over all keys, summed in
@@ -164,12 +166,15 @@ export function int8AttentionReference(
         for (let jj = 0; jj < n; jj++) {
           let dot = 0;
           for (let c = 0; c < d; c++) dot += q8[c]! * k8[(j0 + jj) * d + c]!;
-          xs[jj] = dot * rowScale * blockScale[t]!;
+          // float32 as the kernel computes it: one scale per row and block, then the product.
+          xs[jj] = Math.fround(dot * Math.fround(rowScale * blockScale[t]!));
           b = Math.max(b, xs[jj]!);
         }
         let pSum = 0;
         for (let jj = 0; jj < n; jj++) {
-          p8[jj] = roundHalfEven(127 * Math.pow(2, xs[jj]! - b));
+          p8[jj] = roundHalfEven(
+            Math.fround(127 * Math.fround(Math.pow(2, Math.fround(xs[jj]! - b)))),
+          );
           pSum += p8[jj]!;
         }
         const mNew = Math.max(m, b);

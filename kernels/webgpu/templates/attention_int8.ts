@@ -63,7 +63,10 @@ export type Int8MatrixMode = "native" | "emulated";
 export interface Int8AttentionOptions {
   /** Integer products on subgroup matrices or emulated (default: {@link int8AttentionNative}). */
   readonly mode?: Int8MatrixMode;
-  /** 32-lane subgroups per workgroup, each owning 16 query rows: 1, 2, 4 or 8 (default 4). */
+  /**
+   * 32-lane subgroups per workgroup, each owning 16 query rows: 1, 2, 4 or 8 (default 4, or
+   * fewer where the workgroup memory is too small for a wide `Dv`).
+   */
   readonly subgroups?: number;
 }
 
@@ -82,6 +85,15 @@ export interface Int8AttentionOptions {
  */
 export function int8AttentionNative(target: KernelTarget): boolean {
   return target.subgroups && target.subgroupMatrixInt8 === true && target.subgroupSize === 32;
+}
+
+/**
+ * Workgroup memory of the main kernel: per subgroup a 16-row int32 tile of stride
+ * `max(64, Dvp)`, plus the int8 probabilities (at least 4 KB, see `mainKernel`).
+ */
+function sharedBytes(subgroups: number, headDimV: number): number {
+  const dvp = Math.ceil(headDimV / 16) * 16;
+  return (subgroups * 16 * Math.max(bc, dvp) + Math.max(subgroups * 16 * (bc / 4), 16 * bc)) * 4;
 }
 
 /** Padded sizes shared by the kernels. */
@@ -611,7 +623,11 @@ export function int8AttentionPlan(
   options: Int8AttentionOptions = {},
 ): KernelPlan {
   const mode = options.mode ?? (int8AttentionNative(target) ? "native" : "emulated");
-  const subgroups = options.subgroups ?? 4;
+  // By default 4 subgroups, or fewer where a wide Dv would not fit the workgroup memory.
+  const fits = (n: number) =>
+    sharedBytes(n, spec.headDimV) <= target.maxWorkgroupStorageBytes &&
+    32 * n <= target.maxInvocationsPerWorkgroup;
+  const subgroups = options.subgroups ?? [4, 2, 1].find(fits) ?? 1;
   checkSizes("int8 attention", {
     batch: spec.batch,
     heads: spec.heads,
@@ -640,13 +656,11 @@ export function int8AttentionPlan(
     );
   }
   const l = layoutOf(spec, subgroups);
-  const shared =
-    (subgroups * 16 * Math.max(bc, l.dvp) + Math.max(subgroups * 16 * (bc / 4), 16 * bc)) * 4;
-  if (
-    shared > target.maxWorkgroupStorageBytes || 32 * subgroups > target.maxInvocationsPerWorkgroup
-  ) {
+  if (!fits(subgroups)) {
     throw new Error(
-      `int8 attention: ${subgroups} subgroups need ${shared} bytes of workgroup memory and ` +
+      `int8 attention: ${subgroups} subgroups need ${
+        sharedBytes(subgroups, spec.headDimV)
+      } bytes of workgroup memory (Dv ${spec.headDimV}) and ` +
         `${32 * subgroups} invocations; the adapter allows ${target.maxWorkgroupStorageBytes} ` +
         `and ${target.maxInvocationsPerWorkgroup}`,
     );

@@ -325,7 +325,10 @@ Deno.test({
         const k = operand([2, 2, sk, 40], "float32", r, "small");
         const v = operand([2, 2, sk, 6], "float32", r, "small");
         const params = { scale: 0.4, causal, quantization: "int8" as const };
-        await checkPrimitive("attention", params, [q, k, v], [1e-4, 1e-4]);
+        // The kernels compute the reference's integers up to rounding ties of float32 division
+        // and exp2 (see attention_int8_test.ts), each worth at most one value step (2 / 127
+        // for these operands); the template test bounds the typical error much tighter.
+        await checkPrimitive("attention", params, [q, k, v], [0, 2e-2]);
       }
     }
   },

@@ -123,9 +123,10 @@ Deno.test({
       seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
       maxWorkgroupsPerDimension: fc.constantFrom(65535, 4),
     });
-    // Each distinct shape is a new kernel for lavapipe to compile: few runs.
+    // Each distinct shape is a new kernel for lavapipe to compile: few random runs (fast-check
+    // counts the examples in numRuns, so 3 alone ran the examples only).
     await fc.assert(fc.asyncProperty(caseArb, checkForward), {
-      numRuns: 3,
+      numRuns: examples.length + 3,
       examples: examples.map((c) => [c]),
     });
   },

@@ -40,7 +40,8 @@ interface Case {
   headDim: number;
   headDimV: number;
   causal: boolean;
-  subgroups: 1 | 2 | 4;
+  /** Subgroups per workgroup; undefined: the plan's default. */
+  subgroups: 1 | 2 | 4 | undefined;
   seed: number;
 }
 
@@ -66,7 +67,11 @@ async function check(c: Case, mode: Int8MatrixMode): Promise<void> {
   const q = randomFloats(b * h * sq * d, c.seed).map((x) => 2 * x);
   const k = randomFloats(b * h * sk * d, c.seed + 1).map((x) => 2 * x + 0.5);
   const v = randomFloats(b * h * sk * dv, c.seed + 2).map((x) => 2 * x + 1);
-  const plan = int8AttentionPlan(spec, target, { mode, subgroups: c.subgroups });
+  const plan = int8AttentionPlan(
+    spec,
+    target,
+    c.subgroups === undefined ? { mode } : { mode, subgroups: c.subgroups },
+  );
   const [outBytes, lseBytes] = await runPlan(
     gpu!,
     plan,
@@ -75,16 +80,17 @@ async function check(c: Case, mode: Int8MatrixMode): Promise<void> {
   );
   const out = new Float32Array(outBytes!), lse = new Float32Array(lseBytes!);
   const ref = int8AttentionReference(spec, q, k, v);
-  // The integers agree with the reference's; float32 division and exp2 may still move a
-  // probability by one step of 1/127 of its block maximum (a tie in rounding), which moves an
-  // output by at most one value step r_c / 127 (r_c = max |v - mean| of the channel). So: all
-  // outputs within one value step, and nearly all within float32 rounding.
+  // The kernels compute the reference's integers except where float32 division (allowed 2.5
+  // ULP in WGSL) or exp2 lands a quantized key, value or probability on the other side of a
+  // rounding tie. One such flip moves outputs by at most one value step r_c / 127 (r_c = max
+  // |v - mean| of the channel), a key flip by less. So: every output within one value step,
+  // and the mean error far below it (outputs here are of order 1).
   const step = new Float64Array(b * h * dv);
   for (let i = 0; i < b * h * sk * dv; i++) {
     const at = Math.floor(i / (sk * dv)) * dv + (i % dv);
     step[at] = Math.max(step[at]!, Math.abs(v[i]! - 1) + 1); // |v - mean| <= |v - 1| + 1
   }
-  let loose = 0;
+  let total = 0;
   for (let i = 0; i < out.length; i++) {
     const err = Math.abs(out[i]! - ref.out[i]!);
     const at = Math.floor(i / (sq * dv)) * dv + (i % dv);
@@ -92,17 +98,31 @@ async function check(c: Case, mode: Int8MatrixMode): Promise<void> {
       err <= step[at]! / 127 + 1e-5,
       `${mode} out[${i}] = ${out[i]} vs ${ref.out[i]} for ${JSON.stringify(c)}`,
     );
-    if (err > 1e-5) loose++;
+    total += err;
   }
-  assert(loose <= out.length / 50, `${mode}: ${loose} of ${out.length} outputs off by > 1e-5`);
+  const mean = total / Math.max(1, out.length);
+  assert(mean <= 2e-4, `${mode}: mean output error ${mean} for ${JSON.stringify(c)}`);
+  // A flipped probability changes the row sum by one step of at least 127 (its largest): the
+  // log-sum-exp moves by at most 1/127; the rest is float32 rounding.
+  let lseTotal = 0;
   for (let i = 0; i < lse.length; i++) {
     const want = ref.lse[i]!;
-    const ok = want === -Infinity ? lse[i] === -Infinity : Math.abs(lse[i]! - want) <= 1e-4;
-    assert(ok, `${mode} lse[${i}] = ${lse[i]} vs ${want} for ${JSON.stringify(c)}`);
+    const err = want === -Infinity
+      ? (lse[i] === -Infinity ? 0 : Infinity)
+      : Math.abs(lse[i]! - want);
+    assert(err <= 1 / 127, `${mode} lse[${i}] = ${lse[i]} vs ${want} for ${JSON.stringify(c)}`);
+    lseTotal += err;
   }
+  assert(
+    lseTotal / Math.max(1, lse.length) <= 5e-5,
+    `${mode}: mean log-sum-exp error ${lseTotal / lse.length} for ${JSON.stringify(c)}`,
+  );
 }
 
-/** Pinned: S = 1; a ragged last key block; padded head dims; Sq > Sk causal (masked rows). */
+/**
+ * Pinned: S = 1; a ragged last key block; padded head dims; Sq > Sk causal (masked rows);
+ * D = Dv = 128.
+ */
 const examples: Case[] = [
   {
     batch: 1,
@@ -148,27 +168,41 @@ const examples: Case[] = [
     subgroups: 1,
     seed: 4,
   },
+  // Dv = 128 with the default workgroup shape: fewer subgroups where 32 KB is the limit.
+  {
+    batch: 1,
+    heads: 1,
+    seqQ: 40,
+    seqK: 100,
+    headDim: 128,
+    headDimV: 128,
+    causal: false,
+    subgroups: undefined,
+    seed: 5,
+  },
 ];
 
+// Wide values leave the workgroup shape to the plan (4 subgroups do not fit 32 KB at Dv = 128).
 const caseArb: fc.Arbitrary<Case> = fc.record({
   batch: fc.integer({ min: 1, max: 2 }),
   heads: fc.integer({ min: 1, max: 2 }),
   seqQ: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 140 })),
   seqK: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 140 })),
   headDim: fc.constantFrom(8, 32, 64, 72),
-  headDimV: fc.constantFrom(16, 24, 64),
+  headDimV: fc.constantFrom(16, 24, 64, 128),
   causal: fc.boolean(),
-  subgroups: fc.constantFrom(1 as const, 2 as const, 4 as const),
+  subgroups: fc.constantFrom(1 as const, 2 as const, 4 as const, undefined),
   seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-});
+}).map((c) => c.headDimV > 64 ? { ...c, subgroups: undefined } : c);
 
 Deno.test({
   name: "int8AttentionPlan (emulated products) matches the int8 reference on random shapes",
   ignore,
   async fn() {
-    // Each distinct shape is a new set of kernels for lavapipe to compile: few runs.
+    // Each distinct shape is a new set of kernels for lavapipe to compile: few random runs
+    // (fast-check counts the examples in numRuns).
     await fc.assert(fc.asyncProperty(caseArb, (c) => check(c, "emulated")), {
-      numRuns: 3,
+      numRuns: examples.length + 3,
       examples: examples.map((c) => [c]),
     });
   },
@@ -179,7 +213,7 @@ Deno.test({
   ignore: ignore || !native,
   async fn() {
     await fc.assert(fc.asyncProperty(caseArb, (c) => check(c, "native")), {
-      numRuns: 4,
+      numRuns: examples.length + 6,
       examples: examples.map((c) => [c]),
     });
   },
@@ -305,6 +339,8 @@ Deno.test({
       }
       for (const c of examples) {
         for (const subgroups of [1, 4, 8]) {
+          // Eight subgroups do not fit 48 KB at Dv = 128; the plan refuses (tested below).
+          if (subgroups === 8 && c.headDimV > 64) continue;
           const plan = int8AttentionPlan(specOf(c), target, { subgroups });
           const main = plan.kernels.at(-1)!;
           assert(main.code.includes("subgroupMatrixMultiplyAccumulate"), "native products");
