@@ -36,6 +36,10 @@
  *   unpacked bytes (values). It runs on any adapter with subgroups (lavapipe in the tests), so
  *   everything around the products (quantization, masking, softmax, the online update and the
  *   memory layouts the matrices are stored in) is checked against the reference there.
+ * - `mimic` (for tests): the `native` kernel's text with each subgroup-matrix builtin replaced
+ *   by a WGSL function of the same role (see `mimicOps`), so the native form's offsets, strides
+ *   and layouts are checked on any adapter; only the builtins' own semantics are left to the
+ *   adapters that have them (the tile-product test pins those).
  *
  * @module
  */
@@ -57,7 +61,7 @@ import {
 const bc = int8KeyBlock;
 
 /** How the int8 tile products are computed (see the module documentation). */
-export type Int8MatrixMode = "native" | "emulated";
+export type Int8MatrixMode = "native" | "emulated" | "mimic";
 
 /** Tuning and mode of {@link int8AttentionPlan}. */
 export interface Int8AttentionOptions {
@@ -394,6 +398,89 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   };
 }
 
+/** How the main kernel spells subgroup-matrix operations (`native` or `mimic`). */
+interface MatrixOps {
+  /** A zero int32 result tile. */
+  readonly zero: string;
+  /** Loads a left (16 x 32) or right (32 x 16) int8 tile from `buffer` (packed `array<i32>`). */
+  load(
+    kind: "left" | "right",
+    layout: Layout8,
+    buffer: string,
+    offset: string,
+    stride: number,
+  ): string;
+  /** `acc + a b`. */
+  mma(a: string, b: string, acc: string): string;
+  /** Stores a result tile row-major into the int32 workgroup array `sS` (a statement). */
+  store(offset: string, acc: string, stride: number): string;
+  /** WGSL declarations the operations need. */
+  readonly prelude: string;
+}
+
+type Layout8 = "row_major" | "col_major";
+
+const nativeOps: MatrixOps = {
+  zero: "subgroup_matrix_result<i32, 16, 16>()",
+  load: (kind, layout, buffer, offset, stride) =>
+    `subgroupMatrixLoad<${
+      kind === "left" ? "subgroup_matrix_left<i8, 32, 16>" : "subgroup_matrix_right<i8, 16, 32>"
+    }, ${layout}>(&${buffer}, ${offset}, ${stride}u)`,
+  mma: (a, b, acc) => `subgroupMatrixMultiplyAccumulate(${a}, ${b}, ${acc})`,
+  store: (offset, acc, stride) =>
+    `subgroupMatrixStore<row_major>(&sS, ${offset}, ${acc}, ${stride}u);`,
+  prelude: "",
+};
+
+/**
+ * The `mimic` operations: a loaded tile is only a description of where it lies (buffer, offset,
+ * stride, layout), a product appends the pair of tiles to the accumulator, and the store sums
+ * the pairs from memory, each of the 32 lanes computing 8 of the 256 elements. Exact, and cheap
+ * enough for tests on a software adapter; valid because every tile's memory stays unchanged
+ * between its load and the store that consumes it (true of this kernel).
+ */
+function mimicOps(buffers: readonly string[], maxPairs: number): MatrixOps {
+  const layouts = { row_major: 0, col_major: 1 };
+  return {
+    zero: "SmAcc()",
+    load: (kind, layout, buffer, offset, stride) =>
+      `SmTile(${buffers.indexOf(buffer)}u, ${offset}, ${stride}u, ${layouts[layout]}u)`,
+    mma: (a, b, acc) => `sm_mma(${a}, ${b}, ${acc})`,
+    store: (offset, acc, stride) => `sm_store(${offset}, ${acc}, ${stride}u, lane);`,
+    prelude: `struct SmTile { buffer: u32, off: u32, stride: u32, colMajor: u32 }
+struct SmAcc { n: u32, a: array<SmTile, ${maxPairs}>, b: array<SmTile, ${maxPairs}> }
+// Element (row, col) of a tile: int8 element off + row * stride + col (row-major).
+fn sm_element(t: SmTile, row: u32, col: u32) -> i32 {
+  let e = select(t.off + row * t.stride + col, t.off + col * t.stride + row, t.colMajor == 1u);
+  var word = 0i;
+  switch t.buffer {
+    ${buffers.map((b, i) => `case ${i}u: { word = ${b}[e / 4u]; }`).join("\n    ")}
+    default: {}
+  }
+  return unpack4xI8(bitcast<u32>(word))[e % 4u];
+}
+fn sm_mma(a: SmTile, b: SmTile, c: SmAcc) -> SmAcc {
+  var r = c;
+  r.a[r.n] = a;
+  r.b[r.n] = b;
+  r.n += 1u;
+  return r;
+}
+fn sm_store(off: u32, m: SmAcc, stride: u32, lane: u32) {
+  for (var e = lane * 8u; e < lane * 8u + 8u; e++) {
+    let i = e / 16u;
+    let n = e % 16u;
+    var s = 0i;
+    for (var t = 0u; t < m.n; t++) {
+      for (var k = 0u; k < 32u; k++) { s += sm_element(m.a[t], i, k) * sm_element(m.b[t], k, n); }
+    }
+    sS[off + i * stride + n] = s;
+  }
+}
+`,
+  };
+}
+
 /** Kernel 5: the attention proper (see the module documentation). */
 function mainKernel(
   l: Layout,
@@ -403,6 +490,11 @@ function mainKernel(
   subgroups: number,
 ): KernelPlan["kernels"][number] {
   const native = mode === "native";
+  // The subgroup-matrix forms (native, and mimic for tests) share one kernel text.
+  const matrices = mode !== "emulated";
+  const ops = mode === "native"
+    ? nativeOps
+    : mimicOps(["q8", "k8", "sP", "v8"], Math.max(l.dp / 32, bc / 32));
   const grid = linearGrid(l.bh * l.qTiles, target.maxWorkgroupsPerDimension);
   const sw = Math.max(bc, l.dvp); // row stride (i32) of a subgroup's product tile
   const sgTile = 16 * sw;
@@ -421,19 +513,17 @@ function mainKernel(
   const rowLimit = spec.causal
     ? `u32(clamp(i32(row) + ${1 + l.sk - l.sq}, 0, ${l.sk}))`
     : `${l.sk}u`;
-  const left = "subgroup_matrix_left<i8, 32, 16>";
-  const right = "subgroup_matrix_right<i8, 16, 32>";
-  const result = "subgroup_matrix_result<i32, 16, 16>";
-  const scores = native
+  const scores = matrices
     ? range(bc / 16).map((n) =>
       [
-        `{ var acc = ${result}();`,
-        ...range(l.dp / 32).map((kk) =>
-          `acc = subgroupMatrixMultiplyAccumulate(qa${kk}, subgroupMatrixLoad<${right}, col_major>(&k8, (bh * ${skp}u + kt + ${
-            16 * n
-          }u) * ${l.dp}u + ${32 * kk}u, ${l.dp}u), acc);`
-        ),
-        `subgroupMatrixStore<row_major>(&sS, sBase + ${16 * n}u, acc, ${sw}u); }`,
+        `{ var acc = ${ops.zero};`,
+        ...range(l.dp / 32).map((kk) => {
+          const offset = `(bh * ${skp}u + kt + ${16 * n}u) * ${l.dp}u + ${32 * kk}u`;
+          return `acc = ${
+            ops.mma(`qa${kk}`, ops.load("right", "col_major", "k8", offset, l.dp), "acc")
+          };`;
+        }),
+        `${ops.store(`sBase + ${16 * n}u`, "acc", sw)} }`,
       ].join("\n      ")
     ).join("\n    ")
     : `for (var jj = 0u; jj < 32u; jj++) {
@@ -447,18 +537,16 @@ function mainKernel(
     }
       sS[sBase + r * ${sw}u + key] = acc;
     }`;
-  const values = native
+  const values = matrices
     ? range(l.dvp / 16).map((n) =>
       [
-        `{ var acc = ${result}();`,
-        ...range(bc / 32).map((kk) =>
-          `acc = subgroupMatrixMultiplyAccumulate(subgroupMatrixLoad<${left}, row_major>(&sP, pBase * 4u + ${
-            32 * kk
-          }u, ${bc}u), subgroupMatrixLoad<${right}, row_major>(&v8, (bh * ${skp}u + kt + ${
-            32 * kk
-          }u) * ${l.dvp}u + ${16 * n}u, ${l.dvp}u), acc);`
-        ),
-        `subgroupMatrixStore<row_major>(&sS, sBase + ${16 * n}u, acc, ${sw}u); }`,
+        `{ var acc = ${ops.zero};`,
+        ...range(bc / 32).map((kk) => {
+          const p = ops.load("left", "row_major", "sP", `pBase * 4u + ${32 * kk}u`, bc);
+          const offset = `(bh * ${skp}u + kt + ${32 * kk}u) * ${l.dvp}u + ${16 * n}u`;
+          return `acc = ${ops.mma(p, ops.load("right", "row_major", "v8", offset, l.dvp), "acc")};`;
+        }),
+        `${ops.store(`sBase + ${16 * n}u`, "acc", sw)} }`,
       ].join("\n      ")
     ).join("\n    ")
     : `for (var cc = 0u; cc < ${dvh}u; cc++) {
@@ -497,7 +585,7 @@ ${
 // ${sw}); and its 16 x 64 int8 probabilities, four per word.
 var<workgroup> sS: array<i32, ${subgroups * sgTile}>;
 var<workgroup> sP: array<i32, ${pWords}>;
-
+${matrices ? ops.prelude : ""}
 @compute @workgroup_size(${32 * subgroups})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32${
     native ? ", @builtin(subgroup_id) sgId: u32, @builtin(subgroup_invocation_id) laneId: u32" : ""
@@ -518,11 +606,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   let sBase = sg * ${sgTile}u;
   let pBase = sg * ${16 * (bc / 4)}u;
   ${
-    native
+    matrices
       ? range(l.dp / 32).map((kk) =>
-        `let qa${kk} = subgroupMatrixLoad<${left}, row_major>(&q8, (bh * ${l.sqp}u + row0) * ${l.dp}u + ${
-          32 * kk
-        }u, ${l.dp}u);`
+        `let qa${kk} = ${
+          ops.load(
+            "left",
+            "row_major",
+            "q8",
+            `(bh * ${l.sqp}u + row0) * ${l.dp}u + ${32 * kk}u`,
+            l.dp,
+          )
+        };`
       ).join("\n  ")
       : `let qRow = (bh * ${l.sqp}u + row) * ${dp4}u;`
   }
