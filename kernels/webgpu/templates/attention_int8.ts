@@ -443,7 +443,7 @@ function mimicOps(buffers: readonly string[], maxPairs: number): MatrixOps {
   const layouts = { row_major: 0, col_major: 1 };
   return {
     zero: "SmAcc()",
-    load: (kind, layout, buffer, offset, stride) =>
+    load: (_kind, layout, buffer, offset, stride) =>
       `SmTile(${buffers.indexOf(buffer)}u, ${offset}, ${stride}u, ${layouts[layout]}u)`,
     mma: (a, b, acc) => `sm_mma(${a}, ${b}, ${acc})`,
     store: (offset, acc, stride) => `sm_store(${offset}, ${acc}, ${stride}u, lane);`,
