@@ -1,6 +1,7 @@
 /**
  * Sweeps the int8 attention's workgroup shape (`subgroups`: 32-lane subgroups per workgroup,
- * 16 query rows each) on the present adapter at DropletVideo-5B's attention size (B = 2,
+ * 16 query rows each; `_sep`: the value product in its own tile, one barrier fewer) on the
+ * present adapter at DropletVideo-5B's attention size (B = 2,
  * H = 48, S = 17,776, D = 64) and prints, per configuration, device time per forward pass
  * (several passes per submit, no readback), the equivalent TFLOP/s (`4 B H S^2 D`), the time
  * of the four quantization kernels alone, and the relative L2 error of two output rows against
@@ -118,10 +119,14 @@ async function timePlan(plan: KernelPlan, outputs: number[]): Promise<number> {
 const flops = 4 * batch * heads * s * s * d;
 const outputs = [batch * heads * s * d * 4, batch * heads * s * 4];
 const results: Record<string, unknown>[] = [];
-for (const subgroups of [4, 2, 8, 1]) {
-  const name = `${mode}_${subgroups}sg`;
+const configs: [number, boolean][] = [[4, false], [2, false], [8, false], [1, false], [4, true], [
+  2,
+  true,
+], [1, true]];
+for (const [subgroups, separateProducts] of configs) {
+  const name = `${mode}_${subgroups}sg${separateProducts ? "_sep" : ""}`;
   try {
-    const plan = int8AttentionPlan(spec, target, { subgroups });
+    const plan = int8AttentionPlan(spec, target, { subgroups, separateProducts });
     const bound = await bindPlan(gpu, plan, [Q, K, V], outputs);
     bound.submit(1);
     const out = new Float32Array(await bound.readOutput(0));

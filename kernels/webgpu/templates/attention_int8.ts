@@ -72,6 +72,11 @@ export interface Int8AttentionOptions {
    * fewer where the workgroup memory is too small for a wide `Dv`).
    */
   readonly subgroups?: number;
+  /**
+   * Store the value product in its own workgroup tile instead of over the scores: one barrier
+   * fewer per key block (3 instead of 4) for `16 Dvp 4` more bytes per subgroup (default false).
+   */
+  readonly separateProducts?: boolean;
 }
 
 /**
@@ -93,11 +98,13 @@ export function int8AttentionNative(target: KernelTarget): boolean {
 
 /**
  * Workgroup memory of the main kernel: per subgroup a 16-row int32 tile of stride
- * `max(64, Dvp)`, plus the int8 probabilities (at least 4 KB, see `mainKernel`).
+ * `max(64, Dvp)` (or two, of strides 64 and `Dvp`, with separate products), plus the int8
+ * probabilities (at least 4 KB, see `mainKernel`).
  */
-function sharedBytes(subgroups: number, headDimV: number): number {
+function sharedBytes(subgroups: number, headDimV: number, separate: boolean): number {
   const dvp = Math.ceil(headDimV / 16) * 16;
-  return (subgroups * 16 * Math.max(bc, dvp) + Math.max(subgroups * 16 * (bc / 4), 16 * bc)) * 4;
+  const products = separate ? bc + dvp : Math.max(bc, dvp);
+  return (subgroups * 16 * products + Math.max(subgroups * 16 * (bc / 4), 16 * bc)) * 4;
 }
 
 /** Padded sizes shared by the kernels. */
@@ -412,8 +419,8 @@ interface MatrixOps {
   ): string;
   /** `acc + a b`. */
   mma(a: string, b: string, acc: string): string;
-  /** Stores a result tile row-major into the int32 workgroup array `sS` (a statement). */
-  store(offset: string, acc: string, stride: number): string;
+  /** Stores a result tile row-major into an int32 workgroup array (a statement). */
+  store(array: string, offset: string, acc: string, stride: number): string;
   /** WGSL declarations the operations need. */
   readonly prelude: string;
 }
@@ -427,8 +434,8 @@ const nativeOps: MatrixOps = {
       kind === "left" ? "subgroup_matrix_left<i8, 32, 16>" : "subgroup_matrix_right<i8, 16, 32>"
     }, ${layout}>(&${buffer}, ${offset}, ${stride}u)`,
   mma: (a, b, acc) => `subgroupMatrixMultiplyAccumulate(${a}, ${b}, ${acc})`,
-  store: (offset, acc, stride) =>
-    `subgroupMatrixStore<row_major>(&sS, ${offset}, ${acc}, ${stride}u);`,
+  store: (array, offset, acc, stride) =>
+    `subgroupMatrixStore<row_major>(&${array}, ${offset}, ${acc}, ${stride}u);`,
   prelude: "",
 };
 
@@ -439,14 +446,19 @@ const nativeOps: MatrixOps = {
  * enough for tests on a software adapter; valid because every tile's memory stays unchanged
  * between its load and the store that consumes it (true of this kernel).
  */
-function mimicOps(buffers: readonly string[], maxPairs: number): MatrixOps {
+function mimicOps(
+  buffers: readonly string[],
+  maxPairs: number,
+  targets: readonly string[],
+): MatrixOps {
   const layouts = { row_major: 0, col_major: 1 };
   return {
     zero: "SmAcc()",
     load: (_kind, layout, buffer, offset, stride) =>
       `SmTile(${buffers.indexOf(buffer)}u, ${offset}, ${stride}u, ${layouts[layout]}u)`,
     mma: (a, b, acc) => `sm_mma(${a}, ${b}, ${acc})`,
-    store: (offset, acc, stride) => `sm_store(${offset}, ${acc}, ${stride}u, lane);`,
+    store: (array, offset, acc, stride) =>
+      `sm_store_${array}(${offset}, ${acc}, ${stride}u, lane);`,
     prelude: `struct SmTile { buffer: u32, off: u32, stride: u32, colMajor: u32 }
 struct SmAcc { n: u32, a: array<SmTile, ${maxPairs}>, b: array<SmTile, ${maxPairs}> }
 // Element (row, col) of a tile: int8 element off + row * stride + col (row-major).
@@ -466,17 +478,22 @@ fn sm_mma(a: SmTile, b: SmTile, c: SmAcc) -> SmAcc {
   r.n += 1u;
   return r;
 }
-fn sm_store(off: u32, m: SmAcc, stride: u32, lane: u32) {
-  for (var e = lane * 8u; e < lane * 8u + 8u; e++) {
-    let i = e / 16u;
-    let n = e % 16u;
-    var s = 0i;
-    for (var t = 0u; t < m.n; t++) {
-      for (var k = 0u; k < 32u; k++) { s += sm_element(m.a[t], i, k) * sm_element(m.b[t], k, n); }
+fn sm_sum(m: SmAcc, e: u32) -> i32 {
+  var s = 0i;
+  for (var t = 0u; t < m.n; t++) {
+    for (var k = 0u; k < 32u; k++) {
+      s += sm_element(m.a[t], e / 16u, k) * sm_element(m.b[t], k, e % 16u);
     }
-    sS[off + i * stride + n] = s;
   }
+  return s;
 }
+${
+      targets.map((array) =>
+        `fn sm_store_${array}(off: u32, m: SmAcc, stride: u32, lane: u32) {
+  for (var e = lane * 8u; e < lane * 8u + 8u; e++) { ${array}[off + (e / 16u) * stride + e % 16u] = sm_sum(m, e); }
+}`
+      ).join("\n")
+    }
 `,
   };
 }
@@ -488,16 +505,20 @@ function mainKernel(
   target: KernelTarget,
   mode: Int8MatrixMode,
   subgroups: number,
+  separate: boolean,
 ): KernelPlan["kernels"][number] {
   const native = mode === "native";
+  // The value product goes over the scores (row stride max(64, Dvp)) or to its own tile sO.
+  const sw = separate ? bc : Math.max(bc, l.dvp);
+  const ow = separate ? l.dvp : sw;
+  const oName = separate ? "sO" : "sS";
   // The subgroup-matrix forms (native, and mimic for tests) share one kernel text.
   const matrices = mode !== "emulated";
   const ops = mode === "native"
     ? nativeOps
-    : mimicOps(["q8", "k8", "sP", "v8"], Math.max(l.dp / 32, bc / 32));
+    : mimicOps(["q8", "k8", "sP", "v8"], Math.max(l.dp / 32, bc / 32), [...new Set(["sS", oName])]);
   const grid = linearGrid(l.bh * l.qTiles, target.maxWorkgroupsPerDimension);
-  const sw = Math.max(bc, l.dvp); // row stride (i32) of a subgroup's product tile
-  const sgTile = 16 * sw;
+  const sgTile = 16 * sw, oTile = 16 * ow;
   // Dawn's validator sizes an int8 matrix access as if its stride counted i32 words (Dawn
   // 0.6.2: 16 rows of stride 64 "need" 3,872 bytes), so one subgroup's 1 KB of probabilities
   // is padded to 4 KB; the stride itself counts int8 elements (Dawn's SPIR-V writer divides
@@ -523,7 +544,7 @@ function mainKernel(
             ops.mma(`qa${kk}`, ops.load("right", "col_major", "k8", offset, l.dp), "acc")
           };`;
         }),
-        `${ops.store(`sBase + ${16 * n}u`, "acc", sw)} }`,
+        `${ops.store("sS", `sBase + ${16 * n}u`, "acc", sw)} }`,
       ].join("\n      ")
     ).join("\n    ")
     : `for (var jj = 0u; jj < 32u; jj++) {
@@ -546,7 +567,7 @@ function mainKernel(
           const offset = `(bh * ${skp}u + kt + ${32 * kk}u) * ${l.dvp}u + ${16 * n}u`;
           return `acc = ${ops.mma(p, ops.load("right", "row_major", "v8", offset, l.dvp), "acc")};`;
         }),
-        `${ops.store(`sBase + ${16 * n}u`, "acc", sw)} }`,
+        `${ops.store(oName, `oBase + ${16 * n}u`, "acc", ow)} }`,
       ].join("\n      ")
     ).join("\n    ")
     : `for (var cc = 0u; cc < ${dvh}u; cc++) {
@@ -559,7 +580,7 @@ function mainKernel(
           acc += p[bi] * vw[col % 4u];
         }
       }
-      sS[sBase + r * ${sw}u + col] = acc;
+      ${oName}[oBase + r * ${ow}u + col] = acc;
     }`;
   const xs = range(32);
   const maxTree = (names: string[]): string =>
@@ -581,9 +602,10 @@ ${
       { name: "lse", type: "u32", write: true },
     ])
   }
-// Per subgroup: its 16 x 64 int32 scores, later its 16 x Dvp int32 value product (row stride
-// ${sw}); and its 16 x 64 int8 probabilities, four per word.
+// Per subgroup: its 16 x 64 int32 scores (row stride ${sw}); its 16 x Dvp int32 value product
+// (in ${oName}, row stride ${ow}); its 16 x 64 int8 probabilities, four per word.
 var<workgroup> sS: array<i32, ${subgroups * sgTile}>;
+${separate ? `var<workgroup> sO: array<i32, ${subgroups * oTile}>;` : ""}
 var<workgroup> sP: array<i32, ${pWords}>;
 ${matrices ? ops.prelude : ""}
 @compute @workgroup_size(${32 * subgroups})
@@ -604,6 +626,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   let row = row0 + r;
   let rowScale = qs[(bh * ${l.sqp}u + row) * 2u];
   let sBase = sg * ${sgTile}u;
+  let oBase = sg * ${oTile}u;
   let pBase = sg * ${16 * (bc / 4)}u;
   ${
     matrices
@@ -657,10 +680,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     workgroupBarrier(); // the probabilities are stored and the scores read
     ${values}
     workgroupBarrier(); // the value product is stored
-    let oRow = sBase + r * ${sw}u + half * ${dvh}u;
-    ${range(dvh).map((c) => `o${c} = o${c} * alpha + f * f32(sS[oRow + ${c}u]);`).join("\n    ")}
+    let oRow = oBase + r * ${ow}u + half * ${dvh}u;
+    ${
+    range(dvh).map((c) => `o${c} = o${c} * alpha + f * f32(${oName}[oRow + ${c}u]);`).join(
+      "\n    ",
+    )
+  }
     m = mNew;
-    workgroupBarrier(); // the value product is read before the next scores overwrite it
+    ${
+    separate
+      ? "// The next scores go to sS, read before the last barrier: no barrier needed here."
+      : "workgroupBarrier(); // the value product is read before the next scores overwrite it"
+  }
   }
   let total = l + subgroupShuffleXor(l, 1u);
   if (row < ${l.sq}u) {
@@ -681,7 +712,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
 }
 `;
   return {
-    name: `attn_i8_fwd_${mode}_${subgroups}sg`,
+    name: `attn_i8_fwd_${mode}_${subgroups}sg${separate ? "_sep" : ""}`,
     code,
     bindings: [
       read("i8_q"),
@@ -718,8 +749,9 @@ export function int8AttentionPlan(
 ): KernelPlan {
   const mode = options.mode ?? (int8AttentionNative(target) ? "native" : "emulated");
   // By default 4 subgroups, or fewer where a wide Dv would not fit the workgroup memory.
+  const separate = options.separateProducts ?? false;
   const fits = (n: number) =>
-    sharedBytes(n, spec.headDimV) <= target.maxWorkgroupStorageBytes &&
+    sharedBytes(n, spec.headDimV, separate) <= target.maxWorkgroupStorageBytes &&
     32 * n <= target.maxInvocationsPerWorkgroup;
   const subgroups = options.subgroups ?? [4, 2, 1].find(fits) ?? 1;
   checkSizes("int8 attention", {
@@ -753,7 +785,7 @@ export function int8AttentionPlan(
   if (!fits(subgroups)) {
     throw new Error(
       `int8 attention: ${subgroups} subgroups need ${
-        sharedBytes(subgroups, spec.headDimV)
+        sharedBytes(subgroups, spec.headDimV, separate)
       } bytes of workgroup memory (Dv ${spec.headDimV}) and ` +
         `${32 * subgroups} invocations; the adapter allows ${target.maxWorkgroupStorageBytes} ` +
         `and ${target.maxInvocationsPerWorkgroup}`,
@@ -766,7 +798,7 @@ export function int8AttentionPlan(
       ? [statsKernel(l, target), finalizeKernel(l, target), quantKvKernel(l, target)]
       : []),
     quantQKernel(l, spec, target),
-    mainKernel(l, spec, target, mode, subgroups),
+    mainKernel(l, spec, target, mode, subgroups, separate),
   ];
   const skp = l.nkb * bc;
   return {

@@ -43,6 +43,8 @@ interface Case {
   causal: boolean;
   /** Subgroups per workgroup; undefined: the plan's default. */
   subgroups: 1 | 2 | 4 | undefined;
+  /** The value product in its own workgroup tile (one barrier fewer per key block). */
+  separate: boolean;
   seed: number;
 }
 
@@ -68,11 +70,11 @@ async function check(c: Case, mode: Int8MatrixMode): Promise<void> {
   const q = randomFloats(b * h * sq * d, c.seed).map((x) => 2 * x);
   const k = randomFloats(b * h * sk * d, c.seed + 1).map((x) => 2 * x + 0.5);
   const v = randomFloats(b * h * sk * dv, c.seed + 2).map((x) => 2 * x + 1);
-  const plan = int8AttentionPlan(
-    spec,
-    target,
-    c.subgroups === undefined ? { mode } : { mode, subgroups: c.subgroups },
-  );
+  const plan = int8AttentionPlan(spec, target, {
+    mode,
+    separateProducts: c.separate,
+    ...(c.subgroups === undefined ? {} : { subgroups: c.subgroups }),
+  });
   const [outBytes, lseBytes] = await runPlan(
     gpu!,
     plan,
@@ -134,6 +136,7 @@ const examples: Case[] = [
     headDimV: 64,
     causal: false,
     subgroups: 4,
+    separate: false,
     seed: 1,
   },
   {
@@ -145,6 +148,7 @@ const examples: Case[] = [
     headDimV: 64,
     causal: false,
     subgroups: 4,
+    separate: false,
     seed: 2,
   },
   {
@@ -156,6 +160,7 @@ const examples: Case[] = [
     headDimV: 20,
     causal: true,
     subgroups: 2,
+    separate: true,
     seed: 3,
   },
   {
@@ -167,6 +172,7 @@ const examples: Case[] = [
     headDimV: 64,
     causal: true,
     subgroups: 1,
+    separate: true,
     seed: 4,
   },
   // Dv = 128 with the default workgroup shape: fewer subgroups where 32 KB is the limit.
@@ -179,11 +185,13 @@ const examples: Case[] = [
     headDimV: 128,
     causal: false,
     subgroups: undefined,
+    separate: false,
     seed: 5,
   },
 ];
 
-// Wide values leave the workgroup shape to the plan (4 subgroups do not fit 32 KB at Dv = 128).
+// Wide values leave the workgroup shape to the plan, and separate products take at most two
+// subgroups: more do not fit lavapipe's 32 KB of workgroup memory.
 const caseArb: fc.Arbitrary<Case> = fc.record({
   batch: fc.integer({ min: 1, max: 2 }),
   heads: fc.integer({ min: 1, max: 2 }),
@@ -193,8 +201,15 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
   headDimV: fc.constantFrom(16, 24, 64, 128),
   causal: fc.boolean(),
   subgroups: fc.constantFrom(1 as const, 2 as const, 4 as const, undefined),
+  separate: fc.boolean(),
   seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-}).map((c) => c.headDimV > 64 ? { ...c, subgroups: undefined } : c);
+}).map((c) =>
+  c.headDimV > 64
+    ? { ...c, subgroups: undefined }
+    : c.separate && c.subgroups === 4
+    ? { ...c, subgroups: 2 as const }
+    : c
+);
 
 Deno.test({
   name: "int8AttentionPlan (emulated and mimicked subgroup-matrix products) matches the int8 " +
@@ -346,10 +361,18 @@ Deno.test({
         assert(errors.length === 0, `tile product ${layout}: ${errors.map((m) => m.message)}`);
       }
       for (const c of examples) {
-        for (const subgroups of [1, 4, 8]) {
+        for (
+          const [subgroups, separate] of [[1, false], [4, false], [8, false], [1, true], [
+            2,
+            true,
+          ]] as const
+        ) {
           // Eight subgroups do not fit 48 KB at Dv = 128; the plan refuses (tested below).
           if (subgroups === 8 && c.headDimV > 64) continue;
-          const plan = int8AttentionPlan(specOf(c), target, { subgroups });
+          const plan = int8AttentionPlan(specOf(c), target, {
+            subgroups,
+            separateProducts: separate,
+          });
           const main = plan.kernels.at(-1)!;
           assert(main.code.includes("subgroupMatrixMultiplyAccumulate"), "native products");
           for (const kernel of plan.kernels) {
