@@ -24,8 +24,9 @@ export interface AttentionOptions {
    * `"int8"`: both products on int8 values with float32 scales, after SageAttention (Zhang et
    * al. 2025; see `kernels/reference/attention_int8.ts`), for GPUs whose only WGSL-reachable
    * matrix units are int8 (NVIDIA through Dawn). About 2e-2 relative L2 error on random
-   * inputs (bfloat16 inputs: 3e-3); float32 inputs, fused path only; the gradient is the float
-   * one at the quantized output (straight-through). Default `"none"`.
+   * inputs (bfloat16 inputs: 3e-3); fused path only; float16 and bfloat16 operands are widened to
+   * float32 for it; the gradient is the float one at the quantized output (straight-through).
+   * Default `"none"`.
    */
   readonly quantization?: "none" | "int8";
 }
@@ -79,12 +80,14 @@ export function attention(
   if (mask || options.fused === false) {
     return functions.dotProductAttention(q, k, v, { scale, causal, mask });
   }
-  const [out] = lax.attention(
-    q,
-    k,
-    v,
-    quantization === "int8" ? { scale, causal, quantization } : { scale, causal },
-  );
+  if (quantization === "int8") {
+    // The int8 kernels read float32: half-precision inputs are widened for them (a cast per
+    // operand) and the output narrowed back.
+    const wide = (x: NDArray) => x.dtype === "float32" ? x : x.astype("float32");
+    const [out] = lax.attention(wide(q), wide(k), wide(v), { scale, causal, quantization });
+    return out.dtype === q.dtype ? out : out.astype(q.dtype);
+  }
+  const [out] = lax.attention(q, k, v, { scale, causal });
   return out;
 }
 

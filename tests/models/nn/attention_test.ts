@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { device, grad, type NDArray, np } from "../../../autograd/mod.ts";
+import { device, grad, lax, type NDArray, np } from "../../../autograd/mod.ts";
 import { attention, mergeHeads, splitHeads } from "../../../models/nn/attention.ts";
 import { assertClose, assertEquals, assertThrows } from "../../_assert.ts";
 import { checkGradients, host, randn, weightedSum } from "../_check.ts";
@@ -150,14 +150,26 @@ Deno.test("attention with int8 quantization stays close to float attention, valu
   );
 });
 
-Deno.test("attention with int8 quantization refuses masks, the unfused path and other dtypes", () => {
+Deno.test("attention with int8 quantization refuses masks and the unfused path; widens halves", () => {
   const q = randn(1, [1, 1, 3, 4]), k = randn(2, [1, 1, 3, 4]), v = randn(3, [1, 1, 3, 4]);
   const mask = np.ones([1, 1, 3, 3], { dtype: "bool" });
   assertThrows(() => attention(q, k, v, { mask, quantization: "int8" }), Error, "fused path");
   assertThrows(() => attention(q, k, v, { fused: false, quantization: "int8" }), Error, "fused");
+  // Half-precision operands run through the float32 kernels and come back in their dtype.
+  for (const dtype of ["float16", "bfloat16"] as const) {
+    const [qh, kh, vh] = [q, k, v].map((x) => x.astype(dtype));
+    const out = attention(qh!, kh!, vh!, { quantization: "int8" });
+    assertEquals(out.dtype, dtype);
+    const want = attention(qh!.astype("float32"), kh!.astype("float32"), vh!.astype("float32"), {
+      quantization: "int8",
+    });
+    assertClose(host(out.astype("float32")), host(want), { rtol: 1e-2, atol: 1e-2 });
+  }
+  // The primitive itself takes float32 only, and says so.
   const half = (x: NDArray) => x.astype("float16");
   assertThrows(
-    () => attention(half(q), half(k), half(v), { quantization: "int8" }),
+    () =>
+      lax.attention(half(q), half(k), half(v), { scale: 1, causal: false, quantization: "int8" }),
     Error,
     "float32 q, k and v, got float16",
   );
