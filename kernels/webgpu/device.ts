@@ -325,9 +325,14 @@ export async function acquireGpu(
     const value = (adapter.limits as unknown as Record<string, unknown>)[key];
     if (typeof value === "number") requiredLimits[key] = value;
   }
-  const device = await adapter.requestDevice({
-    requiredFeatures: features as GPUFeatureName[],
-    requiredLimits,
+  const requestDevice = (list: readonly string[]) =>
+    adapter.requestDevice({ requiredFeatures: list as GPUFeatureName[], requiredLimits });
+  // The subgroup-matrix feature is experimental: if the device refuses it, go on without it
+  // (the int8 attention then emulates its products) rather than without a GPU.
+  const device = await requestDevice(features).catch((error: unknown) => {
+    if (!int8Matrix) throw error;
+    console.warn(`Dawn refused ${subgroupMatrixFeature} (${error}); continuing without it`);
+    return requestDevice(features.filter((f) => f !== subgroupMatrixFeature));
   });
   const adapterInfo = adapter.info;
   const name = [adapterInfo.description, adapterInfo.device].find((s) => s && s.length > 0) ??
