@@ -27,7 +27,7 @@
  *    Dvp, int32) to workgroup memory; the lanes fold it into float32 accumulators with the
  *    online-softmax factors.
  *
- * The integer products come in two forms that store the same int32 tiles:
+ * The integer products come in three forms that store the same int32 tiles:
  * - `native`: `subgroupMatrixMultiplyAccumulate` on `subgroup_matrix_left<i8, 32, 16>` (Q or P,
  *   row-major), `subgroup_matrix_right<i8, 16, 32>` (K column-major, V row-major) into
  *   `subgroup_matrix_result<i32, 16, 16>`; needs the adapter's 16x16x32 int8 configuration and
@@ -65,7 +65,10 @@ export type Int8MatrixMode = "native" | "emulated" | "mimic";
 
 /** Tuning and mode of {@link int8AttentionPlan}. */
 export interface Int8AttentionOptions {
-  /** Integer products on subgroup matrices or emulated (default: {@link int8AttentionNative}). */
+  /**
+   * Integer products on subgroup matrices (`native`), emulated, or the native text mimicked for
+   * tests (default: `native` where {@link int8AttentionNative}, else `emulated`).
+   */
   readonly mode?: Int8MatrixMode;
   /**
    * 32-lane subgroups per workgroup, each owning 16 query rows: 1, 2, 4 or 8 (default 4, or
