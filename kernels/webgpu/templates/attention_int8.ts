@@ -47,6 +47,7 @@
 import type { KernelBinding, KernelPlan, KernelTarget } from "../kernel.ts";
 import { int8KeyBlock } from "../../reference/attention_int8.ts";
 import type { AttentionSpec } from "./attention.ts";
+import { mimicOps, nativeOps } from "./_int8_matrix_ops.ts";
 import {
   checkBindings,
   checkSizes,
@@ -405,99 +406,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     code,
     bindings: [read("in0"), read("i8_stat"), write("i8_q"), write("i8_qs")],
     workgroups: grid.workgroups,
-  };
-}
-
-/** How the main kernel spells subgroup-matrix operations (`native` or `mimic`). */
-interface MatrixOps {
-  /** A zero int32 result tile. */
-  readonly zero: string;
-  /** Loads a left (16 x 32) or right (32 x 16) int8 tile from `buffer` (packed `array<i32>`). */
-  load(
-    kind: "left" | "right",
-    layout: Layout8,
-    buffer: string,
-    offset: string,
-    stride: number,
-  ): string;
-  /** `acc + a b`. */
-  mma(a: string, b: string, acc: string): string;
-  /** Stores a result tile row-major into an int32 workgroup array (a statement). */
-  store(array: string, offset: string, acc: string, stride: number): string;
-  /** WGSL declarations the operations need. */
-  readonly prelude: string;
-}
-
-type Layout8 = "row_major" | "col_major";
-
-const nativeOps: MatrixOps = {
-  zero: "subgroup_matrix_result<i32, 16, 16>()",
-  load: (kind, layout, buffer, offset, stride) =>
-    `subgroupMatrixLoad<${
-      kind === "left" ? "subgroup_matrix_left<i8, 32, 16>" : "subgroup_matrix_right<i8, 16, 32>"
-    }, ${layout}>(&${buffer}, ${offset}, ${stride}u)`,
-  mma: (a, b, acc) => `subgroupMatrixMultiplyAccumulate(${a}, ${b}, ${acc})`,
-  store: (array, offset, acc, stride) =>
-    `subgroupMatrixStore<row_major>(&${array}, ${offset}, ${acc}, ${stride}u);`,
-  prelude: "",
-};
-
-/**
- * The `mimic` operations: a loaded tile is only a description of where it lies (buffer, offset,
- * stride, layout), a product appends the pair of tiles to the accumulator, and the store sums
- * the pairs from memory, each of the 32 lanes computing 8 of the 256 elements. Exact, and cheap
- * enough for tests on a software adapter; valid because every tile's memory stays unchanged
- * between its load and the store that consumes it (true of this kernel).
- */
-function mimicOps(
-  buffers: readonly string[],
-  maxPairs: number,
-  targets: readonly string[],
-): MatrixOps {
-  const layouts = { row_major: 0, col_major: 1 };
-  return {
-    zero: "SmAcc()",
-    load: (_kind, layout, buffer, offset, stride) =>
-      `SmTile(${buffers.indexOf(buffer)}u, ${offset}, ${stride}u, ${layouts[layout]}u)`,
-    mma: (a, b, acc) => `sm_mma(${a}, ${b}, ${acc})`,
-    store: (array, offset, acc, stride) =>
-      `sm_store_${array}(${offset}, ${acc}, ${stride}u, lane);`,
-    prelude: `struct SmTile { buffer: u32, off: u32, stride: u32, colMajor: u32 }
-struct SmAcc { n: u32, a: array<SmTile, ${maxPairs}>, b: array<SmTile, ${maxPairs}> }
-// Element (row, col) of a tile: int8 element off + row * stride + col (row-major).
-fn sm_element(t: SmTile, row: u32, col: u32) -> i32 {
-  let e = select(t.off + row * t.stride + col, t.off + col * t.stride + row, t.colMajor == 1u);
-  var word = 0i;
-  switch t.buffer {
-    ${buffers.map((b, i) => `case ${i}u: { word = ${b}[e / 4u]; }`).join("\n    ")}
-    default: {}
-  }
-  return unpack4xI8(bitcast<u32>(word))[e % 4u];
-}
-fn sm_mma(a: SmTile, b: SmTile, c: SmAcc) -> SmAcc {
-  var r = c;
-  r.a[r.n] = a;
-  r.b[r.n] = b;
-  r.n += 1u;
-  return r;
-}
-fn sm_sum(m: SmAcc, e: u32) -> i32 {
-  var s = 0i;
-  for (var t = 0u; t < m.n; t++) {
-    for (var k = 0u; k < 32u; k++) {
-      s += sm_element(m.a[t], e / 16u, k) * sm_element(m.b[t], k, e % 16u);
-    }
-  }
-  return s;
-}
-${
-      targets.map((array) =>
-        `fn sm_store_${array}(off: u32, m: SmAcc, stride: u32, lane: u32) {
-  for (var e = lane * 8u; e < lane * 8u + 8u; e++) { ${array}[off + (e / 16u) * stride + e % 16u] = sm_sum(m, e); }
-}`
-      ).join("\n")
-    }
-`,
   };
 }
 
