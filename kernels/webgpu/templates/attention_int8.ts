@@ -81,6 +81,13 @@ export interface Int8AttentionOptions {
    * fewer per key block (3 instead of 4) for `16 Dvp 4` more bytes per subgroup (default false).
    */
   readonly separateProducts?: boolean;
+  /**
+   * Copy each block's int8 keys into workgroup memory once per workgroup, where every subgroup
+   * reads its key tiles (subgroup-matrix forms only): fewer global loads for `2 * 64 Dp` bytes
+   * (double-buffered: block t + 1 is copied while block t is used, so no barrier is added).
+   * Default false.
+   */
+  readonly stageKeys?: boolean;
 }
 
 /**
@@ -105,10 +112,17 @@ export function int8AttentionNative(target: KernelTarget): boolean {
  * `max(64, Dvp)` (or two, of strides 64 and `Dvp`, with separate products), plus the int8
  * probabilities (at least 4 KB, see `mainKernel`).
  */
-function sharedBytes(subgroups: number, headDimV: number, separate: boolean): number {
-  const dvp = Math.ceil(headDimV / 16) * 16;
-  const products = separate ? bc + dvp : Math.max(bc, dvp);
-  return (subgroups * 16 * products + Math.max(subgroups * 16 * (bc / 4), 16 * bc)) * 4;
+function sharedBytes(spec: AttentionSpec, subgroups: number, shape: KernelShape): number {
+  const dvp = Math.ceil(spec.headDimV / 16) * 16, dp = Math.ceil(spec.headDim / 32) * 32;
+  const products = shape.separate ? bc + dvp : Math.max(bc, dvp);
+  const keys = shape.stageKeys ? 2 * bc * dp : 0; // two key blocks, int8
+  return (subgroups * 16 * products + Math.max(subgroups * 16 * (bc / 4), 16 * bc)) * 4 + keys;
+}
+
+/** The main kernel's layout choices (see {@link Int8AttentionOptions}). */
+interface KernelShape {
+  readonly separate: boolean;
+  readonly stageKeys: boolean;
 }
 
 /** Padded sizes shared by the kernels. */
@@ -416,7 +430,7 @@ function mainKernel(
   target: KernelTarget,
   mode: Int8MatrixMode,
   subgroups: number,
-  separate: boolean,
+  { separate, stageKeys }: KernelShape,
 ): KernelPlan["kernels"][number] {
   const native = mode === "native";
   // The value product goes over the scores (row stride max(64, Dvp)) or to its own tile sO.
@@ -425,9 +439,13 @@ function mainKernel(
   const oName = separate ? "sO" : "sS";
   // The subgroup-matrix forms (native, and mimic for tests) share one kernel text.
   const matrices = mode !== "emulated";
-  const ops = mode === "native"
-    ? nativeOps
-    : mimicOps(["q8", "k8", "sP", "v8"], Math.max(l.dp / 32, bc / 32), [...new Set(["sS", oName])]);
+  // Staged keys: the block's keys at sK[key * Dp + d] (int8 elements).
+  const staged = stageKeys && matrices;
+  const ops = mode === "native" ? nativeOps : mimicOps(
+    ["q8", "k8", "sP", "v8", ...(staged ? ["sK"] : [])],
+    Math.max(l.dp / 32, bc / 32),
+    [...new Set(["sS", oName])],
+  );
   const grid = linearGrid(l.bh * l.qTiles, target.maxWorkgroupsPerDimension);
   const sgTile = 16 * sw, oTile = 16 * ow;
   // Dawn's validator sizes an int8 matrix access as if its stride counted i32 words (Dawn
@@ -450,10 +468,11 @@ function mainKernel(
       [
         `{ var acc = ${ops.zero};`,
         ...range(l.dp / 32).map((kk) => {
-          const offset = `(bh * ${skp}u + kt + ${16 * n}u) * ${l.dp}u + ${32 * kk}u`;
-          return `acc = ${
-            ops.mma(`qa${kk}`, ops.load("right", "col_major", "k8", offset, l.dp), "acc")
-          };`;
+          const offset = staged
+            ? `kBuf + ${16 * n * l.dp + 32 * kk}u`
+            : `(bh * ${skp}u + kt + ${16 * n}u) * ${l.dp}u + ${32 * kk}u`;
+          const keys = ops.load("right", "col_major", staged ? "sK" : "k8", offset, l.dp);
+          return `acc = ${ops.mma(`qa${kk}`, keys, "acc")};`;
         }),
         `${ops.store("sS", `sBase + ${16 * n}u`, "acc", sw)} }`,
       ].join("\n      ")
@@ -517,6 +536,7 @@ ${
 // (in ${oName}, row stride ${ow}); its 16 x 64 int8 probabilities, four per word.
 var<workgroup> sS: array<i32, ${subgroups * sgTile}>;
 ${separate ? `var<workgroup> sO: array<i32, ${subgroups * oTile}>;` : ""}
+${staged ? `var<workgroup> sK: array<i32, ${2 * bc * dp4}>;` : ""}
 var<workgroup> sP: array<i32, ${pWords}>;
 ${matrices ? ops.prelude : ""}
 @compute @workgroup_size(${32 * subgroups})
@@ -559,8 +579,31 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   var l = 0.0f;
   ${range(dvh).map((c) => `var o${c} = 0.0f;`).join(" ")}
   let keyEnd = ${keyEnd};
+  ${
+    staged
+      ? `if (keyEnd > 0u) {
+    for (var w = li; w < ${bc * dp4}u; w += ${32 * subgroups}u) {
+      sK[w] = k8[bh * ${skp * dp4}u + w];
+    }
+  }
+  workgroupBarrier(); // the first key block is staged`
+      : ""
+  }
   for (var t = 0u; t * ${bc}u < keyEnd; t++) {
     let kt = t * ${bc}u;
+    ${
+    staged
+      ? `// Block t + 1 goes to the other half of sK while this block's half is read; it was last
+    // read in block t - 1 (before two barriers), and the next barrier publishes it.
+    if (kt + ${bc}u < keyEnd) {
+      let next = ((t + 1u) % 2u) * ${bc * dp4}u;
+      for (var w = li; w < ${bc * dp4}u; w += ${32 * subgroups}u) {
+        sK[next + w] = k8[(bh * ${skp}u + kt + ${bc}u) * ${dp4}u + w];
+      }
+    }
+    let kBuf = (t % 2u) * ${bc * l.dp}u; // this block's half of sK, in int8 elements`
+      : ""
+  }
     ${scores}
     workgroupBarrier(); // the score tile is stored
     let scale = rowScale * ks[bh * ${l.nkb}u + t];
@@ -623,7 +666,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
 }
 `;
   return {
-    name: `attn_i8_fwd_${mode}_${subgroups}sg${separate ? "_sep" : ""}`,
+    name: `attn_i8_fwd_${mode}_${subgroups}sg${separate ? "_sep" : ""}${staged ? "_stk" : ""}`,
     code,
     bindings: [
       read("i8_q"),
@@ -660,9 +703,13 @@ export function int8AttentionPlan(
 ): KernelPlan {
   const mode = options.mode ?? (int8AttentionNative(target) ? "native" : "emulated");
   // By default 4 subgroups, or fewer where a wide Dv would not fit the workgroup memory.
-  const separate = options.separateProducts ?? false;
+  const shape: KernelShape = {
+    separate: options.separateProducts ?? false,
+    // The emulated products read keys straight from storage: nothing to stage.
+    stageKeys: (options.stageKeys ?? false) && mode !== "emulated",
+  };
   const fits = (n: number) =>
-    sharedBytes(n, spec.headDimV, separate) <= target.maxWorkgroupStorageBytes &&
+    sharedBytes(spec, n, shape) <= target.maxWorkgroupStorageBytes &&
     32 * n <= target.maxInvocationsPerWorkgroup;
   const subgroups = options.subgroups ?? [4, 2, 1].find(fits) ?? 1;
   checkSizes("int8 attention", {
@@ -696,7 +743,7 @@ export function int8AttentionPlan(
   if (!fits(subgroups)) {
     throw new Error(
       `int8 attention: ${subgroups} subgroups need ${
-        sharedBytes(subgroups, spec.headDimV, separate)
+        sharedBytes(spec, subgroups, shape)
       } bytes of workgroup memory (Dv ${spec.headDimV}) and ` +
         `${32 * subgroups} invocations; the adapter allows ${target.maxWorkgroupStorageBytes} ` +
         `and ${target.maxInvocationsPerWorkgroup}`,
@@ -709,7 +756,7 @@ export function int8AttentionPlan(
       ? [statsKernel(l, target), finalizeKernel(l, target), quantKvKernel(l, target)]
       : []),
     quantQKernel(l, spec, target),
-    mainKernel(l, spec, target, mode, subgroups, separate),
+    mainKernel(l, spec, target, mode, subgroups, shape),
   ];
   const skp = l.nkb * bc;
   return {

@@ -45,6 +45,8 @@ interface Case {
   subgroups: 1 | 2 | 4 | undefined;
   /** The value product in its own workgroup tile (one barrier fewer per key block). */
   separate: boolean;
+  /** The key blocks staged in workgroup memory (subgroup-matrix forms). */
+  stageKeys: boolean;
   seed: number;
 }
 
@@ -73,6 +75,7 @@ async function check(c: Case, mode: Int8MatrixMode): Promise<void> {
   const plan = int8AttentionPlan(spec, target, {
     mode,
     separateProducts: c.separate,
+    stageKeys: c.stageKeys,
     ...(c.subgroups === undefined ? {} : { subgroups: c.subgroups }),
   });
   const [outBytes, lseBytes] = await runPlan(
@@ -137,6 +140,7 @@ const examples: Case[] = [
     causal: false,
     subgroups: 4,
     separate: false,
+    stageKeys: false,
     seed: 1,
   },
   {
@@ -149,6 +153,7 @@ const examples: Case[] = [
     causal: false,
     subgroups: 4,
     separate: false,
+    stageKeys: true,
     seed: 2,
   },
   {
@@ -161,6 +166,7 @@ const examples: Case[] = [
     causal: true,
     subgroups: 2,
     separate: true,
+    stageKeys: true,
     seed: 3,
   },
   {
@@ -173,6 +179,7 @@ const examples: Case[] = [
     causal: true,
     subgroups: 1,
     separate: true,
+    stageKeys: false,
     seed: 4,
   },
   // Dv = 128 with the default workgroup shape: fewer subgroups where 32 KB is the limit.
@@ -186,6 +193,7 @@ const examples: Case[] = [
     causal: false,
     subgroups: undefined,
     separate: false,
+    stageKeys: true,
     seed: 5,
   },
 ];
@@ -202,6 +210,7 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
   causal: fc.boolean(),
   subgroups: fc.constantFrom(1 as const, 2 as const, 4 as const, undefined),
   separate: fc.boolean(),
+  stageKeys: fc.boolean(),
   seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
 }).map((c) =>
   c.headDimV > 64
@@ -362,17 +371,26 @@ Deno.test({
       }
       for (const c of examples) {
         for (
-          const [subgroups, separate] of [[1, false], [4, false], [8, false], [1, true], [
-            2,
-            true,
-          ]] as const
+          const [subgroups, separate, stageKeys] of [
+            [1, false, false],
+            [4, false, true],
+            [8, false, false],
+            [1, true, true],
+            [2, true, false],
+          ] as const
         ) {
-          // Eight subgroups do not fit 48 KB at Dv = 128; the plan refuses (tested below).
-          if (subgroups === 8 && c.headDimV > 64) continue;
-          const plan = int8AttentionPlan(specOf(c), target, {
-            subgroups,
-            separateProducts: separate,
-          });
+          // Shapes that do not fit 48 KB at D = Dv = 128 are refused by the plan (tested below).
+          let plan;
+          try {
+            plan = int8AttentionPlan(specOf(c), target, {
+              subgroups,
+              separateProducts: separate,
+              stageKeys,
+            });
+          } catch (e) {
+            if (String(e).includes("bytes of workgroup memory") && c.headDimV > 64) continue;
+            throw e;
+          }
           const main = plan.kernels.at(-1)!;
           assert(main.code.includes("subgroupMatrixMultiplyAccumulate"), "native products");
           for (const kernel of plan.kernels) {
