@@ -23,7 +23,9 @@ export interface AttentionOptions {
   /**
    * `"int8"`: both products on int8 values with float32 scales, after SageAttention (Zhang et
    * al. 2025; see `kernels/reference/attention_int8.ts`), for GPUs whose only WGSL-reachable
-   * matrix units are int8 (NVIDIA through Dawn). About 2e-2 relative L2 error on random
+   * matrix units are int8 (NVIDIA through Dawn; `device.info().features` then lists
+   * `chromium-experimental-subgroup-matrix`). Other adapters emulate the int8 products, which
+   * is slower than float32 attention there. About 2e-2 relative L2 error on random
    * inputs (bfloat16 inputs: 3e-3); fused path only; float16 and bfloat16 operands are widened to
    * float32 for it; the gradient is the float one at the quantized output (straight-through).
    * Default `"none"`.
