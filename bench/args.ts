@@ -116,3 +116,17 @@ export function parseArgs(args: readonly string[]): BenchOptions {
   if (checkOnly && !check) throw new Error("--check-only and --no-check contradict each other");
   return { only, full, poll, check, checkOnly, libraries, out };
 }
+
+/**
+ * The value after `--name` in the command line, or `fallback` (the GPU sweep scripts' options).
+ *
+ * @example
+ * ```ts
+ * import { flag } from "./args.ts";
+ * flag("reps", "5", ["--reps", "9"]); // "9"
+ * ```
+ */
+export function flag(name: string, fallback: string, args: readonly string[] = Deno.args): string {
+  const at = args.indexOf(`--${name}`);
+  return at >= 0 && args[at + 1] !== undefined ? args[at + 1]! : fallback;
+}

@@ -16,6 +16,7 @@
  */
 
 import { sharedGpu } from "../kernels/webgpu/device.ts";
+import { flag } from "./args.ts";
 import {
   int8AttentionNative,
   int8AttentionPlan,
@@ -26,10 +27,6 @@ import {
   withTimerPolling,
 } from "../tests/kernels/webgpu/templates/_run_plan.ts";
 
-function flag(name: string, fallback: string): string {
-  const at = Deno.args.indexOf(`--${name}`);
-  return at >= 0 && Deno.args[at + 1] !== undefined ? Deno.args[at + 1]! : fallback;
-}
 const s = Number(flag("s", "17776"));
 const heads = Number(flag("heads", "48"));
 const batch = Number(flag("batch", "2"));

@@ -13,6 +13,7 @@
  */
 
 import { sharedGpu } from "../kernels/webgpu/device.ts";
+import { flag } from "./args.ts";
 import { ExpBuilder } from "../kernels/webgpu/ir.ts";
 import {
   type BlockTiles,
@@ -26,10 +27,6 @@ import {
   withTimerPolling,
 } from "../tests/kernels/webgpu/templates/_run_plan.ts";
 
-function flag(name: string, fallback: string): string {
-  const at = Deno.args.indexOf(`--${name}`);
-  return at >= 0 && Deno.args[at + 1] !== undefined ? Deno.args[at + 1]! : fallback;
-}
 const n = Number(flag("n", "4096"));
 const reps = Number(flag("reps", "15"));
 const only = flag("only", "").split(",").filter((s) => s.length > 0);

@@ -8,6 +8,7 @@
 import type { DType } from "../../../../kernels/dtype.ts";
 import { floatToHalfBits, halfBitsToFloat } from "../../../../kernels/half.ts";
 import type { Params, Primitive } from "../../../../kernels/primitives.ts";
+import type { AttentionSpec } from "../../../../kernels/webgpu/templates/attention.ts";
 import { evaluatePrimitive } from "../../../../kernels/reference/interpreter.ts";
 
 /**
@@ -132,4 +133,39 @@ export function expectClose(
       throw new Error(`${what}: element ${i} is ${a}, expected ${e} (atol ${atol}, rtol ${rtol})`);
     }
   }
+}
+
+/** The sizes of an attention test case. */
+export interface AttentionSizes {
+  readonly batch: number;
+  readonly heads: number;
+  readonly seqQ: number;
+  readonly seqK: number;
+  readonly headDim: number;
+  readonly headDimV: number;
+  readonly causal: boolean;
+}
+
+/**
+ * The template spec of an attention test case: scale `1 / sqrt(D)`, float32 unless given.
+ *
+ * @example
+ * ```ts
+ * import { attentionSpec } from "./_data.ts";
+ * attentionSpec({ batch: 1, heads: 1, seqQ: 4, seqK: 4, headDim: 16, headDimV: 16,
+ *   causal: false }).scale; // 0.25
+ * ```
+ */
+export function attentionSpec(c: AttentionSizes, dtype: "f32" | "f16" = "f32"): AttentionSpec {
+  return {
+    batch: c.batch,
+    heads: c.heads,
+    seqQ: c.seqQ,
+    seqK: c.seqK,
+    headDim: c.headDim,
+    headDimV: c.headDimV,
+    scale: 1 / Math.sqrt(c.headDim),
+    causal: c.causal,
+    dtype,
+  };
 }

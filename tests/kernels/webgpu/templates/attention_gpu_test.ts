@@ -6,13 +6,19 @@
 import fc from "fast-check";
 import { assert, assertThrows } from "../../../_assert.ts";
 import { sharedGpu } from "../../../../kernels/webgpu/device.ts";
-import type { AttentionSpec } from "../../../../kernels/webgpu/templates/attention.ts";
 import {
   gpuAttentionForwardApplies,
   gpuAttentionForwardPlan,
 } from "../../../../kernels/webgpu/templates/attention_gpu.ts";
 import { kernelTarget, runPlan } from "./_run_plan.ts";
-import { expectClose, fromStorage, randomFloats, reference, toStorage } from "./_data.ts";
+import {
+  attentionSpec,
+  expectClose,
+  fromStorage,
+  randomFloats,
+  reference,
+  toStorage,
+} from "./_data.ts";
 
 const gpu = await sharedGpu();
 const ignore = gpu === null;
@@ -32,23 +38,9 @@ interface Case {
   maxWorkgroupsPerDimension: number;
 }
 
-function specOf(c: Case): AttentionSpec {
-  return {
-    batch: c.batch,
-    heads: c.heads,
-    seqQ: c.seqQ,
-    seqK: c.seqK,
-    headDim: c.headDim,
-    headDimV: c.headDimV,
-    scale: 1 / Math.sqrt(c.headDim),
-    causal: c.causal,
-    dtype: "f32",
-  };
-}
-
 async function checkForward(c: Case): Promise<void> {
   const { batch: b, heads: h, seqQ: sq, seqK: sk, headDim: d, headDimV: dv } = c;
-  const spec = specOf(c);
+  const spec = attentionSpec(c);
   const target = kernelTarget(gpu!, { maxWorkgroupsPerDimension: c.maxWorkgroupsPerDimension });
   assert(gpuAttentionForwardApplies(spec, target), `case ${JSON.stringify(c)} is not handled`);
   const shapes = { q: [b, h, sq, d], k: [b, h, sk, d], v: [b, h, sk, dv], out: [b, h, sq, dv] };
@@ -137,7 +129,7 @@ Deno.test({
   ignore,
   fn() {
     const target = kernelTarget(gpu!);
-    const spec = specOf({ ...examples[0]!, headDimV: 64 });
+    const spec = attentionSpec({ ...examples[0]!, headDimV: 64 });
     assert(gpuAttentionForwardApplies(spec, target), "d = dv = 64 float32 is handled");
     for (const bad of [{ headDimV: 80 }, { dtype: "f16" as const }, { headDim: 6 }]) {
       const s = { ...spec, ...bad };

@@ -13,7 +13,6 @@ import fc from "fast-check";
 import { assert, assertThrows } from "../../../_assert.ts";
 import { loadGpu } from "../../../../kernels/webgpu/binding.ts";
 import { sharedGpu } from "../../../../kernels/webgpu/device.ts";
-import type { AttentionSpec } from "../../../../kernels/webgpu/templates/attention.ts";
 import {
   int8AttentionNative,
   int8AttentionPlan,
@@ -21,7 +20,7 @@ import {
 } from "../../../../kernels/webgpu/templates/attention_int8.ts";
 import { int8AttentionReference } from "../../../../kernels/reference/attention_int8.ts";
 import { kernelTarget, runPlan } from "./_run_plan.ts";
-import { randomFloats } from "./_data.ts";
+import { attentionSpec, randomFloats } from "./_data.ts";
 
 const gpu = await sharedGpu();
 const ignore = gpu === null;
@@ -50,23 +49,9 @@ interface Case {
   seed: number;
 }
 
-function specOf(c: Case): AttentionSpec {
-  return {
-    batch: c.batch,
-    heads: c.heads,
-    seqQ: c.seqQ,
-    seqK: c.seqK,
-    headDim: c.headDim,
-    headDimV: c.headDimV,
-    scale: 1 / Math.sqrt(c.headDim),
-    causal: c.causal,
-    dtype: "f32",
-  };
-}
-
 async function check(c: Case, mode: Int8MatrixMode): Promise<void> {
   const { batch: b, heads: h, seqQ: sq, seqK: sk, headDim: d, headDimV: dv } = c;
-  const spec = specOf(c);
+  const spec = attentionSpec(c);
   const target = kernelTarget(gpu!, { subgroupMatrixInt8: gpu!.info.subgroupMatrixInt8 });
   // Keys and values off-center (the means are subtracted before quantizing), values in [-1, 3).
   const q = randomFloats(b * h * sq * d, c.seed).map((x) => 2 * x);
@@ -382,7 +367,7 @@ Deno.test({
           // Shapes that do not fit 48 KB at D = Dv = 128 are refused by the plan (tested below).
           let plan;
           try {
-            plan = int8AttentionPlan(specOf(c), target, {
+            plan = int8AttentionPlan(attentionSpec(c), target, {
               subgroups,
               separateProducts: separate,
               stageKeys,
@@ -412,7 +397,7 @@ Deno.test({
   name: "int8AttentionPlan refuses what it cannot run, naming the values",
   ignore,
   fn() {
-    const spec = specOf(examples[1]!);
+    const spec = attentionSpec(examples[1]!);
     const target = kernelTarget(gpu!);
     assertThrows(
       () => int8AttentionPlan({ ...spec, dtype: "f16" }, target),

@@ -8,7 +8,15 @@ import {
   type AttentionSpec,
 } from "../../../../kernels/webgpu/templates/attention.ts";
 import { kernelTarget, runPlan } from "./_run_plan.ts";
-import { expectClose, fromStorage, randomFloats, reference, roundAs, toStorage } from "./_data.ts";
+import {
+  attentionSpec,
+  expectClose,
+  fromStorage,
+  randomFloats,
+  reference,
+  roundAs,
+  toStorage,
+} from "./_data.ts";
 
 const gpu = await sharedGpu();
 const ignore = gpu === null;
@@ -83,20 +91,6 @@ const examples: Case[] = [
   },
 ];
 
-function specOf(c: Case, dtype: "f32" | "f16"): AttentionSpec {
-  return {
-    batch: c.batch,
-    heads: c.heads,
-    seqQ: c.seqQ,
-    seqK: c.seqK,
-    headDim: c.headDim,
-    headDimV: c.headDimV,
-    scale: 1 / Math.sqrt(c.headDim),
-    causal: c.causal,
-    dtype,
-  };
-}
-
 function targetOf(c: Case): KernelTarget {
   return kernelTarget(gpu!, {
     maxWorkgroupsPerDimension: c.maxWorkgroupsPerDimension,
@@ -122,7 +116,7 @@ function inputsOf(c: Case, dtype: "f32" | "f16") {
 }
 
 async function checkForward(c: Case, dtype: "f32" | "f16"): Promise<void> {
-  const spec = specOf(c, dtype);
+  const spec = attentionSpec(c, dtype);
   const { shapes, q, k, v, n } = inputsOf(c, dtype);
   const plan = attentionForwardPlan(spec, targetOf(c));
   const bytes = dtype === "f32" ? 4 : 2;
@@ -174,7 +168,7 @@ Deno.test({
   async fn() {
     await fc.assert(
       fc.asyncProperty(caseArb, async (c) => {
-        const spec = specOf(c, "f32");
+        const spec = attentionSpec(c, "f32");
         const { shapes, q, k, v, n } = inputsOf(c, "f32");
         const dOut = randomFloats(n(shapes.out), c.seed + 3);
         const f32 = "float32" as const;
