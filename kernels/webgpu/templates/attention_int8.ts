@@ -541,16 +541,21 @@ var<workgroup> sP: array<i32, ${pWords}>;
 ${matrices ? ops.prelude : ""}
 @compute @workgroup_size(${32 * subgroups})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32${
-    native ? ", @builtin(subgroup_id) sgId: u32, @builtin(subgroup_invocation_id) laneId: u32" : ""
+    native && subgroups > 1
+      ? ", @builtin(subgroup_id) sgId: u32, @builtin(subgroup_invocation_id) laneId: u32"
+      : ""
   }) {
   ${grid.prologue}
   let bh = wgIndex / ${l.qTiles}u;
   let tile = wgIndex % ${l.qTiles}u;
   ${
-    native
+    // Native offsets must be subgroup-uniform: from subgroup_id (li / 32 is not, to WGSL's
+    // uniformity analysis). One subgroup per workgroup needs neither builtin.
+    native && subgroups > 1
       ? "let sg = sgId;\n  let lane = laneId;"
-      : "// Virtual 32-lane subgroups: lanes 2r and 2r + 1 share a hardware subgroup of any size.\n  let sg = li / 32u;\n  let lane = li % 32u;"
-  }
+      : native
+      ? "let sg = 0u;\n  let lane = li;"
+      : "// Virtual 32-lane subgroups: lanes 2r and 2r + 1 share a hardware subgroup of any size.\n  let sg = li / 32u;\n  let lane = li % 32u;"}
   let row0 = tile * ${l.rowsPerGroup}u + sg * 16u;
   let r = lane >> 1u;
   let half = lane & 1u;
