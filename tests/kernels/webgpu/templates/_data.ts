@@ -135,16 +135,8 @@ export function expectClose(
   }
 }
 
-/** The sizes of an attention test case. */
-export interface AttentionSizes {
-  readonly batch: number;
-  readonly heads: number;
-  readonly seqQ: number;
-  readonly seqK: number;
-  readonly headDim: number;
-  readonly headDimV: number;
-  readonly causal: boolean;
-}
+/** The sizes of an attention test case: a spec without its scale, dtype and adapter kind. */
+export type AttentionSizes = Omit<AttentionSpec, "scale" | "dtype" | "software">;
 
 /**
  * The template spec of an attention test case: scale `1 / sqrt(D)`, float32 unless given.
