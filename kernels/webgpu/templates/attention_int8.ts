@@ -110,7 +110,7 @@ export function int8AttentionNative(target: KernelTarget): boolean {
 /**
  * Workgroup memory of the main kernel: per subgroup a 16-row int32 tile of stride
  * `max(64, Dvp)` (or two, of strides 64 and `Dvp`, with separate products), plus the int8
- * probabilities (at least 4 KB, see `mainKernel`).
+ * probabilities (at least 4 KB, see `mainKernel`), plus two staged key blocks when asked.
  */
 function sharedBytes(spec: AttentionSpec, subgroups: number, shape: KernelShape): number {
   const dvp = Math.ceil(spec.headDimV / 16) * 16, dp = Math.ceil(spec.headDim / 32) * 32;
