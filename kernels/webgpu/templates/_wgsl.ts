@@ -264,3 +264,26 @@ export const attentionForwardBindings: readonly KernelBinding[] = [
   { buffer: "out0", access: "read_write" },
   { buffer: "out1", access: "read_write" },
 ];
+
+/**
+ * The bindings of an attention backward kernel: `in0 = q`, `in1 = k`, `in2 = v`, `in5 = dOut`,
+ * the row statistics scratch `stats` (read), then the gradients it writes: `out1 = dk` and
+ * `out2 = dv` (`"dkdv"`) or `out0 = dq` (`"dq"`), as in `attentionBackwardPlan`.
+ *
+ * @example
+ * ```ts
+ * import { attentionBackwardBindings } from "./_wgsl.ts";
+ * attentionBackwardBindings("dkdv", "attention_stats").length; // 7
+ * ```
+ */
+export function attentionBackwardBindings(
+  kernel: "dkdv" | "dq",
+  stats: string,
+): readonly KernelBinding[] {
+  const outputs = kernel === "dkdv" ? ["out1", "out2"] : ["out0"];
+  return [
+    ...["in0", "in1", "in2", "in5"].map((buffer) => ({ buffer, access: "read" as const })),
+    { buffer: stats, access: "read" },
+    ...outputs.map((buffer) => ({ buffer, access: "read_write" as const })),
+  ];
+}

@@ -37,6 +37,7 @@ import { declareTile, tileCells, tileGemm } from "./_tile_gemm.ts";
 import { streamAttentionForwardKernel, streamRowsPerLane } from "./attention_stream.ts";
 import { streamDkdvKernel, streamDqKernel, useStreamDkdv } from "./attention_stream_bwd.ts";
 import {
+  attentionBackwardBindings,
   attentionForwardBindings,
   checkBindings,
   checkSizes,
@@ -559,15 +560,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       spec.causal ? "causal_" : ""
     }d${d}_dv${dv}_bk${bk}_bq${bq}_${dtype}`,
     code,
-    bindings: [
-      { buffer: "in0", access: "read" },
-      { buffer: "in1", access: "read" },
-      { buffer: "in2", access: "read" },
-      { buffer: "in5", access: "read" },
-      { buffer: statsBuffer, access: "read" },
-      { buffer: "out1", access: "read_write" },
-      { buffer: "out2", access: "read_write" },
-    ],
+    bindings: attentionBackwardBindings("dkdv", statsBuffer),
     workgroups: layout.workgroups,
   };
 }
@@ -696,14 +689,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   return {
     name: `attention_bwd_dq_${spec.causal ? "causal_" : ""}d${d}_dv${dv}_br${br}_bk${bk}_${dtype}`,
     code,
-    bindings: [
-      { buffer: "in0", access: "read" },
-      { buffer: "in1", access: "read" },
-      { buffer: "in2", access: "read" },
-      { buffer: "in5", access: "read" },
-      { buffer: statsBuffer, access: "read" },
-      { buffer: "out0", access: "read_write" },
-    ],
+    bindings: attentionBackwardBindings("dq", statsBuffer),
     workgroups: layout.workgroups,
   };
 }

@@ -19,7 +19,13 @@
 import type { Kernel, KernelTarget } from "../kernel.ts";
 import type { AttentionSpec } from "./attention.ts";
 import { minStreamWork } from "./attention_stream.ts";
-import { declareStorage, f32Literal, linearGrid, range } from "./_wgsl.ts";
+import {
+  attentionBackwardBindings,
+  declareStorage,
+  f32Literal,
+  linearGrid,
+  range,
+} from "./_wgsl.ts";
 
 /** Queries per block: the subgroup lanes that each load one query row (the smallest subgroup). */
 const queriesPerBlock = 8;
@@ -66,6 +72,24 @@ fn main(
 }
 
 /**
+ * What the two streaming kernels share: the size check, one workgroup per `lanes` keys (dK/dV)
+ * or queries (dQ) of each (batch, head), and the WGSL helpers over the 8 rows of a block:
+ * `each` repeats a statement per row `j`, `broadcast` loads one column element per lane
+ * (lane `l` reads row `l`) and gives every lane all 8 as `b0..b7`.
+ */
+function streamSetup(what: string, spec: AttentionSpec, target: KernelTarget, tiled: number) {
+  const { seqQ: sq, seqK: sk } = spec;
+  if (sk < 1 || sq < 1) throw new Error(`${what}: needs Sq, Sk >= 1, got Sq=${sq}, Sk=${sk}`);
+  const tiles = Math.ceil(tiled / lanes);
+  const layout = linearGrid(spec.batch * spec.heads * tiles, target.maxWorkgroupsPerDimension);
+  const rows = range(queriesPerBlock);
+  const each = (f: (j: number) => string, sep = " ") => rows.map(f).join(sep);
+  const broadcast = (src: string, at: string) =>
+    `let e = f32(${src}[${at}]); ${each((j) => `let b${j} = subgroupBroadcast(e, ${j}u);`)}`;
+  return { tiles, layout, rows, each, broadcast };
+}
+
+/**
  * The streaming dK/dV kernel, with the bindings of `attention.ts`'s tiled one: `in0` = q,
  * `in1` = k, `in2` = v, `in5` = dOut, `stats` (`[2, B*H*Sq]`: delta, then lse2 with `+3e38` for
  * fully masked rows), `out1` = dk, `out2` = dv. Needs subgroups of at least 8 invocations.
@@ -83,25 +107,20 @@ export function streamDkdvKernel(
   enable: string,
 ): Kernel {
   const { batch, heads, seqQ: sq, seqK: sk, headDim: d, headDimV: dv, dtype } = spec;
-  if (sk < 1 || sq < 1) {
-    throw new Error(`streamDkdvKernel: needs Sq, Sk >= 1, got Sq=${sq}, Sk=${sk}`);
-  }
   const qb = queriesPerBlock;
   const bh = batch * heads;
-  const kTiles = Math.ceil(sk / lanes);
-  const count = bh * kTiles;
-  const layout = linearGrid(count, target.maxWorkgroupsPerDimension);
+  const { tiles: kTiles, layout, rows: queries, each, broadcast } = streamSetup(
+    "streamDkdvKernel",
+    spec,
+    target,
+    sk,
+  );
   const prologue = layout.prologue;
-  const queries = range(qb);
-  const each = (f: (j: number) => string, sep = " ") => queries.map(f).join(sep);
   // Query qt + j sees this lane's key iff key + Sq <= query + Sk (causal, aligned to the end).
   const visible = (j: number) => {
     const bounds = `qt + ${j}u < ${sq}u && key < ${sk}u`;
     return spec.causal ? `${bounds} && key + ${sq}u <= qt + ${j + sk}u` : bounds;
   };
-  // One column of the block's query (or dO) rows: lane l loads row qt + l; broadcasts give all 8.
-  const broadcast = (src: string, at: string) =>
-    `let e = f32(${src}[${at}]); ${each((j) => `let b${j} = subgroupBroadcast(e, ${j}u);`)}`;
   const scoreScale = f32Literal(spec.scale * Math.LOG2E);
   const code = `${header(enable, dtype, ["dk", "dv"])}
   ${prologue}
@@ -167,15 +186,7 @@ export function streamDkdvKernel(
   return {
     name: `attention_bwd_dkdv_stream_${spec.causal ? "causal_" : ""}d${d}_dv${dv}_${dtype}`,
     code,
-    bindings: [
-      { buffer: "in0", access: "read" },
-      { buffer: "in1", access: "read" },
-      { buffer: "in2", access: "read" },
-      { buffer: "in5", access: "read" },
-      { buffer: stats, access: "read" },
-      { buffer: "out1", access: "read_write" },
-      { buffer: "out2", access: "read_write" },
-    ],
+    bindings: attentionBackwardBindings("dkdv", stats),
     workgroups: layout.workgroups,
   };
 }
@@ -200,17 +211,15 @@ export function streamDqKernel(
   enable: string,
 ): Kernel {
   const { batch, heads, seqQ: sq, seqK: sk, headDim: d, headDimV: dv, dtype } = spec;
-  if (sk < 1 || sq < 1) {
-    throw new Error(`streamDqKernel: needs Sq, Sk >= 1, got Sq=${sq}, Sk=${sk}`);
-  }
   const kb = queriesPerBlock;
   const bh = batch * heads;
-  const qTiles = Math.ceil(sq / lanes);
-  const count = bh * qTiles;
-  const layout = linearGrid(count, target.maxWorkgroupsPerDimension);
+  const { tiles: qTiles, layout, rows: keys, each, broadcast } = streamSetup(
+    "streamDqKernel",
+    spec,
+    target,
+    sq,
+  );
   const prologue = layout.prologue;
-  const keys = range(kb);
-  const each = (f: (j: number) => string, sep = " ") => keys.map(f).join(sep);
   // Key kt + j is visible to this lane's query iff key + Sq <= query + Sk (causal).
   const visible = (j: number) => {
     const key = `kt + ${j}u`;
@@ -219,8 +228,6 @@ export function streamDqKernel(
   const keyEnd = spec.causal
     ? `u32(clamp(i32(min(row0 + ${lanes}u, ${sq}u)) + ${sk - sq}, 0, ${sk}))`
     : `${sk}u`;
-  const broadcast = (src: string, at: string) =>
-    `let e = f32(${src}[${at}]); ${each((j) => `let b${j} = subgroupBroadcast(e, ${j}u);`)}`;
   const code = `${header(enable, dtype, ["dq"])}
   ${prologue}
   let bh = wgIndex / ${qTiles}u;
@@ -282,14 +289,7 @@ export function streamDqKernel(
   return {
     name: `attention_bwd_dq_stream_${spec.causal ? "causal_" : ""}d${d}_dv${dv}_${dtype}`,
     code,
-    bindings: [
-      { buffer: "in0", access: "read" },
-      { buffer: "in1", access: "read" },
-      { buffer: "in2", access: "read" },
-      { buffer: "in5", access: "read" },
-      { buffer: stats, access: "read" },
-      { buffer: "out0", access: "read_write" },
-    ],
+    bindings: attentionBackwardBindings("dq", stats),
     workgroups: layout.workgroups,
   };
 }
