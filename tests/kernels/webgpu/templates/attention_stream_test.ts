@@ -16,6 +16,7 @@ import {
   useStreamDkdv,
 } from "../../../../kernels/webgpu/templates/attention_stream_bwd.ts";
 import { kernelTarget, runPlan } from "./_run_plan.ts";
+import { checkAttentionBackward } from "./_attention_backward.ts";
 import { expectClose, fromStorage, randomFloats, reference, roundAs, toStorage } from "./_data.ts";
 
 const gpu = await sharedGpu();
@@ -137,26 +138,6 @@ async function checkBackward(c: Case): Promise<void> {
     data(shapes.v, 2),
     data(shapes.out, 3),
   ];
-  const f32 = "float32" as const;
-  const ins = [
-    { shape: shapes.q, data: q, dtype: f32 },
-    { shape: shapes.k, data: k, dtype: f32 },
-    { shape: shapes.v, data: v, dtype: f32 },
-  ];
-  // The saved forward results come from the reference, as the backward pass expects.
-  const [out, lse] = reference("attention", { scale: spec.scale, causal: spec.causal }, ins, [
-    { shape: shapes.out, dtype: f32 },
-    { shape: [b, h, sq], dtype: f32 },
-  ]);
-  const [dq, dk, dvRef] = reference("attention_bwd", {
-    scale: spec.scale,
-    causal: spec.causal,
-  }, [
-    ...ins,
-    { shape: shapes.out, data: out!, dtype: f32 },
-    { shape: [b, h, sq], data: lse!, dtype: f32 },
-    { shape: shapes.out, data: dOut, dtype: f32 },
-  ], [shapes.q, shapes.k, shapes.v].map((shape) => ({ shape, dtype: f32 })));
   const target = kernelTarget(gpu!, {
     maxWorkgroupsPerDimension: c.maxWorkgroupsPerDimension ?? 65535,
   });
@@ -171,16 +152,7 @@ async function checkBackward(c: Case): Promise<void> {
       streamDqKernel(spec, target, stats, ""),
     ],
   };
-  const got = await runPlan(
-    gpu!,
-    plan,
-    [q, k, v, out!, lse!, dOut].map((x) => Float32Array.from(x)),
-    [n(shapes.q) * 4, n(shapes.k) * 4, n(shapes.v) * 4],
-  );
-  const name = JSON.stringify(c);
-  expectClose(`dq of ${name}`, fromStorage(got[0]!, "f32"), dq!, 1e-4, 2e-5);
-  expectClose(`dk of ${name}`, fromStorage(got[1]!, "f32"), dk!, 1e-4, 2e-5);
-  expectClose(`dv of ${name}`, fromStorage(got[2]!, "f32"), dvRef!, 1e-4, 2e-5);
+  await checkAttentionBackward(gpu!, spec, plan, { q, k, v, dOut }, JSON.stringify(c));
 }
 
 Deno.test({

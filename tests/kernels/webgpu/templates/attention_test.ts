@@ -8,6 +8,7 @@ import {
   type AttentionSpec,
 } from "../../../../kernels/webgpu/templates/attention.ts";
 import { kernelTarget, runPlan } from "./_run_plan.ts";
+import { checkAttentionBackward } from "./_attention_backward.ts";
 import {
   attentionSpec,
   expectClose,
@@ -171,34 +172,8 @@ Deno.test({
         const spec = attentionSpec(c, "f32");
         const { shapes, q, k, v, n } = inputsOf(c, "f32");
         const dOut = randomFloats(n(shapes.out), c.seed + 3);
-        const f32 = "float32" as const;
-        const ins = [
-          { shape: shapes.q, data: q, dtype: f32 },
-          { shape: shapes.k, data: k, dtype: f32 },
-          { shape: shapes.v, data: v, dtype: f32 },
-        ];
-        // The saved forward results come from the reference, as the backward pass expects.
-        const [out, lse] = reference("attention", { scale: spec.scale, causal: c.causal }, ins, [
-          { shape: shapes.out, dtype: f32 },
-          { shape: shapes.lse, dtype: f32 },
-        ]);
-        const [dq, dk, dv] = reference("attention_bwd", { scale: spec.scale, causal: c.causal }, [
-          ...ins,
-          { shape: shapes.out, data: out!, dtype: f32 },
-          { shape: shapes.lse, data: lse!, dtype: f32 },
-          { shape: shapes.out, data: dOut, dtype: f32 },
-        ], [shapes.q, shapes.k, shapes.v].map((shape) => ({ shape, dtype: f32 })));
         const plan = attentionBackwardPlan(spec, targetOf(c));
-        const got = await runPlan(
-          gpu!,
-          plan,
-          [q, k, v, out!, lse!, dOut].map((x) => Float32Array.from(x)),
-          [n(shapes.q) * 4, n(shapes.k) * 4, n(shapes.v) * 4],
-        );
-        const name = JSON.stringify(c);
-        expectClose(`dq of ${name}`, fromStorage(got[0]!, "f32"), dq!, 1e-4, 2e-5);
-        expectClose(`dk of ${name}`, fromStorage(got[1]!, "f32"), dk!, 1e-4, 2e-5);
-        expectClose(`dv of ${name}`, fromStorage(got[2]!, "f32"), dv!, 1e-4, 2e-5);
+        await checkAttentionBackward(gpu!, spec, plan, { q, k, v, dOut }, JSON.stringify(c));
       }),
       { numRuns: 4, examples: examples.map((c) => [c]) },
     );
