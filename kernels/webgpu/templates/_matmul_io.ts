@@ -7,8 +7,8 @@
  */
 
 import type { Exp } from "../ir.ts";
-import { bindingDecl } from "../wgsl_render.ts";
-import { isPacked } from "../codegen.ts";
+import { bindingDecl, type WgslEmitter } from "../wgsl_render.ts";
+import { isPacked, storeStatement } from "../codegen.ts";
 import type { MatmulOperand, MatmulSpec } from "./matmul.ts";
 
 function isDivisibleBy4(e: Exp): boolean {
@@ -93,4 +93,35 @@ export function kernelDeclarations(
     bindings.push({ buffer: "out0", access: "read_write" });
   }
   return { lines, bindings };
+}
+
+/**
+ * Appends the epilogue loop of a register-tiled matmul kernel to `body`: for each of `count`
+ * accumulators `accs[e]` (`count` a WGSL `i32` expression), its output row `i` and column `j`
+ * (WGSL expressions of `e`), the fused epilogue (bias, activation, residual, ...) of `acc`,
+ * stored to `out0` inside the `[m, n]` bounds. The epilogue's loop-invariant parts are hoisted
+ * before the loop.
+ *
+ * @example
+ * ```ts ignore
+ * storeEpilogue(emitter, spec, body, { count: "64i", row: "i0 + e / 8i", col: "j0 + e % 8i" });
+ * ```
+ */
+export function storeEpilogue(
+  emitter: WgslEmitter,
+  spec: MatmulSpec,
+  body: string[],
+  loop: { readonly count: string; readonly row: string; readonly col: string },
+): void {
+  const { m, n } = spec;
+  emitter.hoist([spec.epilogue], ["i", "j", "acc"], body, "  ");
+  body.push(`  for (var e = 0i; e < ${loop.count}; e = e + 1i) {`);
+  body.push(`    let i = ${loop.row};`, `    let j = ${loop.col};`);
+  body.push(`    if (i < ${m}i && j < ${n}i) {`, `      let acc = accs[e];`);
+  emitter.scope(() => {
+    const [v] = emitter.emit([spec.epilogue], body, "      ");
+    const index = `(bt * ${m}i + i) * ${n}i + j`;
+    body.push("      " + storeStatement("out0", spec.output, index, v!, emitter.helpers));
+  });
+  body.push("    }", "  }");
 }

@@ -28,7 +28,13 @@ import { bindingDecl, literal, WgslEmitter, wgslType } from "../wgsl_render.ts";
 import { helperSource } from "../wgsl_helpers.ts";
 import { isPacked, loadExpr, type RuntimeKernel, storeStatement } from "../codegen.ts";
 import type { RuntimePlan } from "../schedule.ts";
-import { declarations, kernelDeclarations, vec4AlongK, vec4AlongN } from "./_matmul_io.ts";
+import {
+  declarations,
+  kernelDeclarations,
+  storeEpilogue,
+  vec4AlongK,
+  vec4AlongN,
+} from "./_matmul_io.ts";
 import {
   blockedBytes,
   blockedKernel,
@@ -395,21 +401,14 @@ function mainKernel(spec: MatmulSpec, t: MatmulTiles, partial: string | null): R
       for (let r = 0; r < t.tm; r++) {
         for (let c = 0; c < cols; c++) body.push(`  accs[${r * cols + c}] = c${r}_${c};`);
       }
-      emitter.hoist([spec.epilogue], ["i", "j", "acc"], body, "  ");
-      body.push(`  for (var e = 0i; e < ${t.tm * cols}i + dz; e = e + 1i) {`);
       const cExpr = bN4
         ? `(tileN * ${t.wx * t.tv}i + tx + (e % ${cols}i) / 4i * ${t.wx}i) * 4i + e % 4i`
         : `tileN * ${bn}i + tx + (e % ${cols}i) * ${t.wx}i`;
-      body.push(`    let i = i0 + e / ${cols}i;`, `    let j = ${cExpr};`);
-      body.push(`    if (i < ${m}i && j < ${n}i) {`, `      let acc = accs[e];`);
-      emitter.scope(() => {
-        const [v] = emitter.emit([spec.epilogue], body, "      ");
-        body.push(
-          "      " +
-            storeStatement("out0", spec.output, `(bt * ${m}i + i) * ${n}i + j`, v!, helpers),
-        );
+      storeEpilogue(emitter, spec, body, {
+        count: `${t.tm * cols}i + dz`,
+        row: `i0 + e / ${cols}i`,
+        col: cExpr,
       });
-      body.push("    }", "  }");
     }
   });
   body.push("  }");

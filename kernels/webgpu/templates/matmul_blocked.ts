@@ -8,9 +8,9 @@
 import { workgroupGrid } from "../kernel.ts";
 import { WgslEmitter } from "../wgsl_render.ts";
 import { helperSource } from "../wgsl_helpers.ts";
-import { isPacked, loadExpr, type RuntimeKernel, storeStatement } from "../codegen.ts";
+import { isPacked, loadExpr, type RuntimeKernel } from "../codegen.ts";
 import type { MatmulSpec, MatmulTiles } from "./matmul.ts";
-import { kernelDeclarations, vec4AlongK, vec4AlongN } from "./_matmul_io.ts";
+import { kernelDeclarations, storeEpilogue, vec4AlongK, vec4AlongN } from "./_matmul_io.ts";
 
 /**
  * The workgroup-memory tiled kernel's configuration: a `bm x bn` output block per workgroup,
@@ -385,18 +385,11 @@ export function blockedKernel(
       for (let r = 0; r < tm; r++) {
         for (let c = 0; c < tn; c++) body.push(`  accs[${r * tn + c}] = c${r}_${c};`);
       }
-      emitter.hoist([spec.epilogue], ["i", "j", "acc"], body, "  ");
-      body.push(`  for (var e = 0i; e < ${tm * tn}i + dz; e = e + 1i) {`);
-      body.push(`    let i = ${rowOf(`e / ${tn}i`)};`, `    let j = ${colOf(`e % ${tn}i`)};`);
-      body.push(`    if (i < ${m}i && j < ${n}i) {`, `      let acc = accs[e];`);
-      emitter.scope(() => {
-        const [v] = emitter.emit([spec.epilogue], body, "      ");
-        body.push(
-          "      " +
-            storeStatement("out0", spec.output, `(bt * ${m}i + i) * ${n}i + j`, v!, helpers),
-        );
+      storeEpilogue(emitter, spec, body, {
+        count: `${tm * tn}i + dz`,
+        row: rowOf(`e / ${tn}i`),
+        col: colOf(`e % ${tn}i`),
       });
-      body.push("    }", "  }");
     }
   });
   body.push(groups >= total ? "  } }" : "  }");
