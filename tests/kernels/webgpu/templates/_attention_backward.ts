@@ -9,7 +9,7 @@
 import type { GpuContext } from "../../../../kernels/webgpu/device.ts";
 import type { KernelPlan } from "../../../../kernels/webgpu/kernel.ts";
 import type { AttentionSpec } from "../../../../kernels/webgpu/templates/attention.ts";
-import { expectClose, fromStorage, reference } from "./_data.ts";
+import { attentionShapes, expectClose, fromStorage, reference } from "./_data.ts";
 import { runPlan } from "./_run_plan.ts";
 
 /** Float32 operands of a backward check (row-major, shapes from the spec). */
@@ -40,14 +40,7 @@ export async function checkAttentionBackward(
   { q, k, v, dOut }: BackwardOperands,
   label: string,
 ): Promise<void> {
-  const { batch: b, heads: h, seqQ: sq, seqK: sk, headDim: d, headDimV: dv } = spec;
-  const shapes = {
-    q: [b, h, sq, d],
-    k: [b, h, sk, d],
-    v: [b, h, sk, dv],
-    out: [b, h, sq, dv],
-    lse: [b, h, sq],
-  };
+  const shapes = attentionShapes(spec);
   const n = (s: number[]) => s.reduce((x, y) => x * y, 1);
   const f32 = "float32" as const;
   const params = { scale: spec.scale, causal: spec.causal };

@@ -161,3 +161,27 @@ export function attentionSpec(c: AttentionSizes, dtype: "f32" | "f16" = "f32"): 
     dtype,
   };
 }
+
+/**
+ * The operand shapes of an attention case: q `[B, H, Sq, D]`, k `[B, H, Sk, D]`,
+ * v `[B, H, Sk, Dv]`, out `[B, H, Sq, Dv]` and lse `[B, H, Sq]`.
+ *
+ * @example
+ * ```ts
+ * import { attentionShapes } from "./_data.ts";
+ * attentionShapes({ batch: 1, heads: 2, seqQ: 3, seqK: 4, headDim: 8, headDimV: 6,
+ *   causal: false }).out; // [1, 2, 3, 6]
+ * ```
+ */
+export function attentionShapes(
+  c: AttentionSizes,
+): Record<"q" | "k" | "v" | "out" | "lse", number[]> {
+  const { batch: b, heads: h, seqQ: sq, seqK: sk, headDim: d, headDimV: dv } = c;
+  return {
+    q: [b, h, sq, d],
+    k: [b, h, sk, d],
+    v: [b, h, sk, dv],
+    out: [b, h, sq, dv],
+    lse: [b, h, sq],
+  };
+}

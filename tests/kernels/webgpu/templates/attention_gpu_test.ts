@@ -12,6 +12,7 @@ import {
 } from "../../../../kernels/webgpu/templates/attention_gpu.ts";
 import { kernelTarget, runPlan } from "./_run_plan.ts";
 import {
+  attentionShapes,
   attentionSpec,
   expectClose,
   fromStorage,
@@ -39,11 +40,11 @@ interface Case {
 }
 
 async function checkForward(c: Case): Promise<void> {
-  const { batch: b, heads: h, seqQ: sq, seqK: sk, headDim: d, headDimV: dv } = c;
+  const { batch: b, heads: h, seqQ: sq } = c;
   const spec = attentionSpec(c);
   const target = kernelTarget(gpu!, { maxWorkgroupsPerDimension: c.maxWorkgroupsPerDimension });
   assert(gpuAttentionForwardApplies(spec, target), `case ${JSON.stringify(c)} is not handled`);
-  const shapes = { q: [b, h, sq, d], k: [b, h, sk, d], v: [b, h, sk, dv], out: [b, h, sq, dv] };
+  const shapes = attentionShapes(spec);
   const n = (s: number[]) => s.reduce((x, y) => x * y, 1);
   // Values in [-2, 2) so that softmax rows are far from uniform.
   const data = (s: number[], k: number) => randomFloats(n(s), c.seed + k).map((v) => 2 * v);

@@ -17,7 +17,15 @@ import {
 } from "../../../../kernels/webgpu/templates/attention_stream_bwd.ts";
 import { kernelTarget, runPlan } from "./_run_plan.ts";
 import { checkAttentionBackward } from "./_attention_backward.ts";
-import { expectClose, fromStorage, randomFloats, reference, roundAs, toStorage } from "./_data.ts";
+import {
+  attentionShapes,
+  expectClose,
+  fromStorage,
+  randomFloats,
+  reference,
+  roundAs,
+  toStorage,
+} from "./_data.ts";
 
 const gpu = await sharedGpu();
 const subgroupsOf8 = gpu !== null && gpu.has("subgroups") && gpu.info.subgroupMinSize >= 8;
@@ -75,8 +83,8 @@ const cases: Case[] = [
 
 async function check(c: Case): Promise<void> {
   const { spec } = c;
-  const { batch: b, heads: h, seqQ: sq, seqK: sk, headDim: d, headDimV: dv, dtype } = spec;
-  const shapes = { q: [b, h, sq, d], k: [b, h, sk, d], v: [b, h, sk, dv], out: [b, h, sq, dv] };
+  const { batch: b, heads: h, seqQ: sq, dtype } = spec;
+  const shapes = attentionShapes(spec);
   const n = (s: number[]) => s.reduce((x, y) => x * y, 1);
   // Values in [-2, 2) so that softmax rows are far from uniform.
   const data = (s: number[], k: number) =>
@@ -128,8 +136,7 @@ Deno.test({
  */
 async function checkBackward(c: Case): Promise<void> {
   const spec = c.spec;
-  const { batch: b, heads: h, seqQ: sq, seqK: sk, headDim: d, headDimV: dv } = spec;
-  const shapes = { q: [b, h, sq, d], k: [b, h, sk, d], v: [b, h, sk, dv], out: [b, h, sq, dv] };
+  const shapes = attentionShapes(spec);
   const n = (s: number[]) => s.reduce((x, y) => x * y, 1);
   const data = (s: number[], k: number) => randomFloats(n(s), c.seed + k).map((x) => 2 * x);
   const [q, k, v, dOut] = [

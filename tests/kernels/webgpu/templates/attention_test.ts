@@ -10,6 +10,7 @@ import {
 import { kernelTarget, runPlan } from "./_run_plan.ts";
 import { checkAttentionBackward } from "./_attention_backward.ts";
 import {
+  attentionShapes,
   attentionSpec,
   expectClose,
   fromStorage,
@@ -101,14 +102,7 @@ function targetOf(c: Case): KernelTarget {
 
 /** Inputs, rounded to `dtype`, and the shapes of q, k, v, out, lse. */
 function inputsOf(c: Case, dtype: "f32" | "f16") {
-  const { batch: b, heads: h, seqQ: sq, seqK: sk, headDim: d, headDimV: dv } = c;
-  const shapes = {
-    q: [b, h, sq, d],
-    k: [b, h, sk, d],
-    v: [b, h, sk, dv],
-    out: [b, h, sq, dv],
-    lse: [b, h, sq],
-  };
+  const shapes = attentionShapes(c);
   const n = (s: number[]) => s.reduce((x, y) => x * y, 1);
   // Values in [-2, 2) so that softmax rows are far from uniform.
   const data = (s: number[], k: number) =>
