@@ -18,7 +18,7 @@
 
 import { sizeOf } from "../shape.ts";
 import type { DType } from "../dtype.ts";
-import { dependsOn, type Exp, ExpBuilder, linearIn, type StorageFormat } from "./ir.ts";
+import { dependsOn, type Exp, ExpBuilder, linearIn, type StorageFormat, toposort } from "./ir.ts";
 import { isExpensive, isOpaque, type LazyNode } from "./lazy.ts";
 import { Lowering, MustMaterialize, unravel } from "./lower.ts";
 import { registerType, roundToDtype, storageFormat } from "./lower_elementwise.ts";
@@ -110,6 +110,32 @@ function loopExtent(node: LazyNode): number {
 }
 
 /**
+ * The deepest chain of row reductions one row kernel computes: a stage reading the value of a
+ * stage reading the value of a stage... is `depth` 3. Two covers softmax (max, then the sum of
+ * exponentials), layer norm (mean, then variance) and RMS norm in one kernel; a deeper stage
+ * reads its input from storage.
+ */
+const maxStageDepth = 2;
+
+/** The stages of the row kernel being built (see `Scheduler.#stage`). */
+interface RowStages {
+  readonly stages: StageSpec[];
+  /** Loop variables of the stages whose bodies are being lowered (innermost last). */
+  readonly activeLoops: string[];
+  /** Each stage's reduction depth by name (`s0`, `s1`...); its size names the next stage. */
+  readonly depths: Map<string, number>;
+}
+
+/** The stage values (refs named in `stageNames`) that `e` reads. */
+function stageRefs(e: Exp, stageNames: ReadonlyMap<string, number>): string[] {
+  const found = new Set<string>();
+  for (const x of toposort([e])) {
+    if (x.op === "ref" && typeof x.arg === "string" && stageNames.has(x.arg)) found.add(x.arg);
+  }
+  return [...found];
+}
+
+/**
  * Schedules the computation of `targets` (and of everything they need that has no storage).
  *
  * @example
@@ -127,6 +153,8 @@ class Scheduler {
   readonly order: LazyNode[] = [];
   readonly consumers = new Map<LazyNode, number>();
   #format: (node: LazyNode) => StorageFormat;
+  /** The input of the first row stage deeper than `maxStageDepth` met by the last build. */
+  #tooDeep: LazyNode | null = null;
 
   constructor(readonly targets: readonly LazyNode[], readonly config: ScheduleConfig) {
     this.#format = (node) => storageFormat(node.aval.dtype, config.nativeF16);
@@ -150,7 +178,13 @@ class Scheduler {
     }
     for (let attempt = 0; attempt < 10000; attempt++) {
       try {
-        return this.#build();
+        this.#tooDeep = null;
+        const steps = this.#build();
+        // Stages too deep are cut only once the plan is otherwise settled: the cuts that plan
+        // needs anyway (a sum read by two kernels, say) often make the chain shallow already.
+        const deep = this.#tooDeep as LazyNode | null;
+        if (deep === null) return steps;
+        this.mat.add(deep);
       } catch (error) {
         if (!(error instanceof MustMaterialize)) throw error;
         if (this.mat.has(error.node) || error.node.isLeaf) throw error;
@@ -382,10 +416,9 @@ class Scheduler {
     const rows = perRow ? m.size : m.size / extent;
     const row = b.variable("row", rows);
     const col = perRow ? null : b.variable("col", extent);
-    const stages: StageSpec[] = [];
     const stageOf = new Map<string, Exp>();
-    const activeLoops: string[] = [];
-    const stageCounter = { next: 0 };
+    const rowStages: RowStages = { stages: [], activeLoops: [], depths: new Map() };
+    const { stages, activeLoops } = rowStages;
     const roots = new Set([m]);
     const low: Lowering = new Lowering(b, this.#isBufferFor(roots), this.#format, {
       special: (node, index) => {
@@ -404,7 +437,7 @@ class Scheduler {
         const key = `${node.id}:${index.map((e) => e.id).join(",")}`;
         const known = stageOf.get(key);
         if (known) return known;
-        const ref = this.#stage(b, low, node, index, stages, activeLoops, stageCounter);
+        const ref = this.#stage(b, low, node, index, rowStages);
         stageOf.set(key, ref);
         return ref;
       },
@@ -457,16 +490,16 @@ class Scheduler {
     low: Lowering,
     node: LazyNode,
     index: readonly Exp[],
-    stages: StageSpec[],
-    activeLoops: string[],
-    stageCounter: { next: number },
+    row: RowStages,
   ): Exp {
+    const { stages, activeLoops, depths } = row;
     const call = node.call!;
     const src = node.inputs[0]!;
     const shape = src.aval.shape;
     // Names depend only on the order stages are opened in this kernel (never on node ids), so
     // the same computation always renders to the same WGSL and hits the pipeline cache.
-    const ordinal = stageCounter.next++;
+    const ordinal = depths.size;
+    depths.set(`s${ordinal}`, 0);
     const name = `s${ordinal}`;
     const loopVar = `r${ordinal}`;
     const type = registerType(src.aval.dtype);
@@ -497,6 +530,14 @@ class Scheduler {
     activeLoops.push(loopVar);
     const body = low.gen(src, inner);
     activeLoops.pop();
+    // Every pass over the row re-evaluates its body, and a stage reading an earlier stage
+    // re-evaluates that stage's whole input cone too: k chained softmaxes in one kernel cost
+    // O(k^2) exponentials per element (10 of them measured 27 ms each on lavapipe against 6 ms
+    // for one). Past `maxStageDepth` the stage's input gets storage of its own instead, which
+    // costs one write and one read of it.
+    const depth = 1 + Math.max(0, ...stageRefs(body, depths).map((r) => depths.get(r)!));
+    if (depth > maxStageDepth && !src.isLeaf) this.#tooDeep ??= src;
+    depths.set(name, depth);
     const op = reduceOps[call.prim]!;
     stages.push({ name, op, type, loopVar, start, end, body });
     if (op === "argmax" || op === "argmin") return b.ref(name, "i32");

@@ -97,6 +97,26 @@ Deno.test({
 });
 
 Deno.test({
+  name: "fusion: chained row reductions split where the chain gets deep (3 softmaxes, 3 kernels)",
+  ignore,
+  async fn() {
+    // One kernel would recompute the first softmax in each of the later passes over the row:
+    // O(k^2) work for k softmaxes. Past two chained reductions the input gets its own storage.
+    const softmaxes = (x: NDArray, k: number) => {
+      for (let i = 0; i < k; i++) x = functions.softmax(np.multiply(x, 50), -1);
+      return x;
+    };
+    assertEquals(await kernelsFor((x) => softmaxes(x!, 3), [{ shape: [16, 500], seed: 14 }]), 3);
+    // Layer norm (mean, then variance) and a softmax: cut where the chain would get 3 deep.
+    const normThenSoftmax = await kernelsFor(
+      (x, w, b) => functions.softmax(functions.layerNorm(x!, { weight: w!, bias: b! }), -1),
+      [{ shape: [16, 300], seed: 15 }, { shape: [300], seed: 16 }, { shape: [300], seed: 17 }],
+    );
+    assertEquals(normThenSoftmax, 2);
+  },
+});
+
+Deno.test({
   name: "fusion: a 10-op elementwise chain with broadcasts and views is one kernel",
   ignore,
   async fn() {
