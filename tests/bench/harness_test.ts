@@ -129,6 +129,7 @@ function timing(medianMs: number): Timing {
     cpuPerWall: 1,
     pollsPerRun: 0,
     loadAverage: 0,
+    collectedBetweenSamples: true,
   };
 }
 
