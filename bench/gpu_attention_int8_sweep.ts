@@ -35,13 +35,13 @@ const d = 64;
 
 const gpu = await sharedGpu();
 if (!gpu) throw new Error("No WebGPU adapter: run `deno task setup`");
-const target = kernelTarget(gpu, { subgroupMatrixInt8: gpu.info.subgroupMatrixInt8 });
+const target = kernelTarget(gpu);
 const mode = int8AttentionNative(target) ? "native" : "emulated";
 console.error(`[gpu_attention_int8_sweep] ${gpu.info.name}: ${mode} products`);
 console.error(
   `[gpu_attention_int8_sweep] subgroup matrix configs: ${
     gpu.info.subgroupMatrixConfigs.join("; ") || "none"
-  }`,
+  }; probe: ${gpu.info.int8MatrixNote}`,
 );
 
 let seed = 2024;

@@ -12,6 +12,7 @@
  */
 
 import { device, jit, lax, type NDArray, np, random, scope } from "../mod.ts";
+import { sharedGpu } from "../kernels/webgpu/device.ts";
 
 const small = Deno.args.includes("--small");
 const onlyAt = Deno.args.indexOf("--only");
@@ -24,6 +25,10 @@ if (info.backend !== "webgpu") {
   throw new Error(`gpu_targets needs the webgpu device, got ${info.backend}`);
 }
 console.error(`[gpu_targets] ${info.adapter}`);
+const adapterReport = (await sharedGpu())?.info;
+if (adapterReport) {
+  console.error(`[gpu_targets] int8 subgroup matrices: ${adapterReport.int8MatrixNote}`);
+}
 
 /**
  * Median seconds per call of `run` over `iters` samples after one warm-up. Each sample is

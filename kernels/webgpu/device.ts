@@ -9,6 +9,8 @@
  * @module
  */
 
+import type { Int8MatrixUnits } from "./kernel.ts";
+import { probeInt8MatrixUnits } from "./int8_matrix_probe.ts";
 import { existsSync as fsExistsSync } from "node:fs";
 import { loadGpu, runtimeName } from "./binding.ts";
 
@@ -40,6 +42,14 @@ export interface AdapterReport {
    * products on a fixed 32-lane subgroup (see `templates/attention_int8.ts`).
    */
   readonly subgroupMatrixInt8: boolean;
+  /**
+   * How int8 subgroup-matrix loads count their offsets and strides on this device, found by the
+   * start-up probe (`int8_matrix_probe.ts`); null where there are none, or no convention fit
+   * (then {@link AdapterReport.subgroupMatrixInt8} is false too).
+   */
+  readonly int8MatrixUnits: Int8MatrixUnits | null;
+  /** What the int8 subgroup-matrix probe found, or why it did not run. */
+  readonly int8MatrixNote: string;
   /** The JavaScript runtime and binding this device came through. */
   readonly runtime: string;
 }
@@ -342,7 +352,7 @@ export async function acquireGpu(
     const value = (device.limits as unknown as Record<string, unknown>)[key];
     if (typeof value === "number") limits[key] = value;
   }
-  const info: AdapterReport = {
+  const info: Mutable<AdapterReport> = {
     name,
     vendor: adapterInfo.vendor,
     architecture: adapterInfo.architecture,
@@ -352,11 +362,28 @@ export async function acquireGpu(
     subgroupMinSize: adapterInfo.subgroupMinSize ?? 0,
     subgroupMaxSize: adapterInfo.subgroupMaxSize ?? 0,
     subgroupMatrixConfigs: matrixConfigs.map(describeMatrixConfig),
-    subgroupMatrixInt8: int8Matrix && device.features.has(subgroupMatrixFeature),
+    subgroupMatrixInt8: false,
+    int8MatrixUnits: null,
+    int8MatrixNote: int8Matrix ? "Dawn refused the feature" : "the adapter offers no 16x16x32 " +
+      "int8 subgroup matrices on 32-lane subgroups",
     runtime: runtimeName(),
   };
-  return new GpuContext(device, info, [gpu, adapter]);
+  const context = new GpuContext(device, info, [gpu, adapter]);
+  if (device.features.has(subgroupMatrixFeature)) {
+    // Kernels are planned from the report, so the convention is settled before any of them.
+    const { units, detail } = await probeInt8MatrixUnits(context);
+    info.subgroupMatrixInt8 = units !== null;
+    info.int8MatrixUnits = units;
+    info.int8MatrixNote = units
+      ? detail
+      : `native int8 products disabled (the int8 attention emulates them): ${detail}`;
+    if (!units) console.warn(`Droplet: ${info.int8MatrixNote}`);
+  }
+  return context;
 }
+
+/** `T` with its fields writable (the report is completed after the device probe). */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /**
  * `{ subgroupSize }` for a `KernelTarget` when the device has `subgroups` enabled and the

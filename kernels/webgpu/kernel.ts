@@ -41,6 +41,22 @@ export interface KernelPlan {
   readonly kernels: readonly Kernel[];
 }
 
+/**
+ * The int8 elements one unit of an int8 subgroup-matrix load's `offset` and `stride` spans when
+ * the matrix is read from packed `array<i32>` memory: 1 (int8 elements, as Dawn's SPIR-V writer
+ * once defined them) or 4 (the array's i32 words, as newer Dawn versions index the array).
+ *
+ * @example
+ * ```ts
+ * import type { Int8MatrixUnits } from "./kernel.ts";
+ * const words: Int8MatrixUnits = { offset: 4, stride: 4 };
+ * ```
+ */
+export interface Int8MatrixUnits {
+  readonly offset: 1 | 4;
+  readonly stride: 1 | 4;
+}
+
 /** Device capabilities a generator may specialize on. */
 export interface KernelTarget {
   /** `shader-f16` is enabled: f16 arithmetic and `array<f16>` storage are allowed. */
@@ -59,6 +75,12 @@ export interface KernelTarget {
    * configuration (NVIDIA through Dawn's Vulkan path): the int8 attention uses it.
    */
   readonly subgroupMatrixInt8?: boolean;
+  /**
+   * How this adapter's Dawn reads the offsets and strides of int8 subgroup-matrix loads from
+   * packed `array<i32>` memory, found by the device's probe (`int8_matrix_probe.ts`); absent
+   * where there are no int8 subgroup matrices or the probe recognised no convention.
+   */
+  readonly int8MatrixUnits?: Int8MatrixUnits;
   /** `maxComputeWorkgroupsPerDimension` (dispatches beyond it must use 2-D/3-D grids). */
   readonly maxWorkgroupsPerDimension: number;
   /** `maxComputeWorkgroupStorageSize` in bytes. */

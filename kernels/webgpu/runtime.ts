@@ -126,6 +126,7 @@ export class Runtime {
       subgroups: gpu.has("subgroups"),
       subgroupMinSize: gpu.info.subgroupMinSize,
       subgroupMatrixInt8: gpu.info.subgroupMatrixInt8,
+      ...(gpu.info.int8MatrixUnits ? { int8MatrixUnits: gpu.info.int8MatrixUnits } : {}),
       maxWorkgroupsPerDimension: limits["maxComputeWorkgroupsPerDimension"] ?? 65535,
       maxWorkgroupStorageBytes: limits["maxComputeWorkgroupStorageSize"] ?? 16384,
       maxInvocationsPerWorkgroup: limits["maxComputeInvocationsPerWorkgroup"] ?? 256,

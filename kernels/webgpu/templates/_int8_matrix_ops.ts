@@ -1,11 +1,13 @@
 /**
  * The subgroup-matrix operations of the int8 attention kernel (`attention_int8.ts`), spelled two
- * ways: `nativeOps` prints Dawn's `chromium_experimental_subgroup_matrix` builtins (int8 16x32
+ * ways: `nativeOps(units)` prints Dawn's `chromium_experimental_subgroup_matrix` builtins (int8 16x32
  * left, 32x16 right, int32 16x16 result), and `mimicOps` prints plain WGSL functions of the same
  * roles, so that the native kernel's text runs (exactly, slowly) on any adapter in tests.
  *
  * @module
  */
+
+import type { Int8MatrixUnits } from "../kernel.ts";
 
 /**
  * How the main kernel spells subgroup-matrix operations (`native` or `mimic`).
@@ -13,7 +15,8 @@
  * @example
  * ```ts
  * import { nativeOps } from "./_int8_matrix_ops.ts";
- * nativeOps.mma("a", "b", "acc"); // "subgroupMatrixMultiplyAccumulate(a, b, acc)"
+ * nativeOps({ offset: 4, stride: 4 }).mma("a", "b", "acc");
+ * // "subgroupMatrixMultiplyAccumulate(a, b, acc)"
  * ```
  */
 export interface MatrixOps {
@@ -47,26 +50,39 @@ export interface MatrixOps {
 export type Layout8 = "row_major" | "col_major";
 
 /**
- * Dawn's subgroup-matrix builtins; offsets and strides count int8 elements.
+ * Dawn's subgroup-matrix builtins. The kernel computes every load offset and stride in int8
+ * elements; `units` (found by the device's probe, `int8_matrix_probe.ts`) says what the adapter
+ * counts instead, and the text is scaled to it: word offsets are divided by 4 in WGSL (the
+ * kernel's offsets are multiples of 4), word strides at generation.
  *
  * @example
  * ```ts
  * import { nativeOps } from "./_int8_matrix_ops.ts";
- * nativeOps.load("right", "col_major", "k8", "off", 64);
- * // "subgroupMatrixLoad<subgroup_matrix_right<i8, 16, 32>, col_major>(&k8, off, 64u)"
+ * nativeOps({ offset: 4, stride: 4 }).load("right", "col_major", "k8", "off", 64);
+ * // "subgroupMatrixLoad<subgroup_matrix_right<i8, 16, 32>, col_major>(&k8, (off) / 4u, 16u)"
  * ```
  */
-export const nativeOps: MatrixOps = {
-  zero: "subgroup_matrix_result<i32, 16, 16>()",
-  load: (kind, layout, buffer, offset, stride) =>
-    `subgroupMatrixLoad<${
-      kind === "left" ? "subgroup_matrix_left<i8, 32, 16>" : "subgroup_matrix_right<i8, 16, 32>"
-    }, ${layout}>(&${buffer}, ${offset}, ${stride}u)`,
-  mma: (a, b, acc) => `subgroupMatrixMultiplyAccumulate(${a}, ${b}, ${acc})`,
-  store: (array, offset, acc, stride) =>
-    `subgroupMatrixStore<row_major>(&${array}, ${offset}, ${acc}, ${stride}u);`,
-  prelude: "",
-};
+export function nativeOps(units: Int8MatrixUnits): MatrixOps {
+  return {
+    zero: "subgroup_matrix_result<i32, 16, 16>()",
+    load: (kind, layout, buffer, offset, stride) => {
+      if (stride % units.stride !== 0) {
+        throw new Error(
+          `An int8 matrix stride of ${stride} elements is not a whole number of ${units.stride}-element units`,
+        );
+      }
+      const at = units.offset === 1 ? offset : `(${offset}) / ${units.offset}u`;
+      return `subgroupMatrixLoad<${
+        kind === "left" ? "subgroup_matrix_left<i8, 32, 16>" : "subgroup_matrix_right<i8, 16, 32>"
+      }, ${layout}>(&${buffer}, ${at}, ${stride / units.stride}u)`;
+    },
+    mma: (a, b, acc) => `subgroupMatrixMultiplyAccumulate(${a}, ${b}, ${acc})`,
+    // int32 results into int32 memory: offsets and strides count the same elements everywhere.
+    store: (array, offset, acc, stride) =>
+      `subgroupMatrixStore<row_major>(&${array}, ${offset}, ${acc}, ${stride}u);`,
+    prelude: "",
+  };
+}
 
 /**
  * The `mimic` operations: a loaded tile is only a description of where it lies (buffer, offset,

@@ -92,19 +92,20 @@ export interface Int8AttentionOptions {
 
 /**
  * Whether the target runs the `native` form: int8 subgroup matrices of 16x16x32 with int32
- * results, on 32-lane subgroups.
+ * results, on 32-lane subgroups, whose offset and stride units the device's probe identified.
  *
  * @example
  * ```ts
  * import { int8AttentionNative } from "./attention_int8.ts";
  * int8AttentionNative({ shaderF16: false, subgroups: true, subgroupSize: 32,
- *   subgroupMatrixInt8: true, maxWorkgroupsPerDimension: 65535,
- *   maxWorkgroupStorageBytes: 49152, maxInvocationsPerWorkgroup: 1024,
- *   maxStorageBuffersPerStage: 10 }); // true
+ *   subgroupMatrixInt8: true, int8MatrixUnits: { offset: 4, stride: 4 },
+ *   maxWorkgroupsPerDimension: 65535, maxWorkgroupStorageBytes: 49152,
+ *   maxInvocationsPerWorkgroup: 1024, maxStorageBuffersPerStage: 10 }); // true
  * ```
  */
 export function int8AttentionNative(target: KernelTarget): boolean {
-  return target.subgroups && target.subgroupMatrixInt8 === true && target.subgroupSize === 32;
+  return target.subgroups && target.subgroupMatrixInt8 === true && target.subgroupSize === 32 &&
+    target.int8MatrixUnits !== undefined;
 }
 
 /**
@@ -441,7 +442,7 @@ function mainKernel(
   const matrices = mode !== "emulated";
   // Staged keys: the block's keys at sK[key * Dp + d] (int8 elements).
   const staged = stageKeys && matrices;
-  const ops = mode === "native" ? nativeOps : mimicOps(
+  const ops = mode === "native" ? nativeOps(target.int8MatrixUnits!) : mimicOps(
     ["q8", "k8", "sP", "v8", ...(staged ? ["sK"] : [])],
     Math.max(l.dp / 32, bc / 32),
     [...new Set(["sS", oName])],
@@ -450,8 +451,7 @@ function mainKernel(
   const sgTile = 16 * sw, oTile = 16 * ow;
   // Dawn's validator sizes an int8 matrix access as if its stride counted i32 words (Dawn
   // 0.6.2: 16 rows of stride 64 "need" 3,872 bytes), so one subgroup's 1 KB of probabilities
-  // is padded to 4 KB; the stride itself counts int8 elements (Dawn's SPIR-V writer divides
-  // it by 4).
+  // is padded to 4 KB, whichever unit the device's probe finds the loads use.
   const pWords = Math.max(subgroups * 16 * (bc / 4), 16 * bc);
   const dp4 = l.dp / 4, dvp4 = l.dvp / 4, dvh = l.dvp / 2, skp = l.nkb * bc;
   const neg = negativeSentinel;
@@ -740,8 +740,11 @@ export function int8AttentionPlan(
   if (mode === "native" && !int8AttentionNative(target)) {
     throw new Error(
       `int8 attention: the native mode needs 16x16x32 int8 subgroup matrices on 32-lane ` +
-        `subgroups; this adapter has subgroupMatrixInt8 ${target.subgroupMatrixInt8 ?? false}, ` +
-        `subgroup size ${target.subgroupSize ?? "varying"}`,
+        `subgroups, with offset and stride units identified by the device's probe; this ` +
+        `adapter has subgroupMatrixInt8 ${target.subgroupMatrixInt8 ?? false}, subgroup size ` +
+        `${target.subgroupSize ?? "varying"}, units ${
+          JSON.stringify(target.int8MatrixUnits ?? null)
+        }`,
     );
   }
   const l = layoutOf(spec, subgroups);

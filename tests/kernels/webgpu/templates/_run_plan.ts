@@ -62,6 +62,8 @@ export function kernelTarget(gpu: GpuContext, overrides: Partial<KernelTarget> =
     maxWorkgroupStorageBytes: limit("maxComputeWorkgroupStorageSize"),
     maxInvocationsPerWorkgroup: limit("maxComputeInvocationsPerWorkgroup"),
     maxStorageBuffersPerStage: limit("maxStorageBuffersPerShaderStage"),
+    subgroupMatrixInt8: gpu.info.subgroupMatrixInt8,
+    ...(gpu.info.int8MatrixUnits ? { int8MatrixUnits: gpu.info.int8MatrixUnits } : {}),
     ...fixedSubgroupSize(gpu),
     ...overrides,
   };
