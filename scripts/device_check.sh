@@ -7,7 +7,8 @@
 #
 # Usage (the device tool's command):
 #   source .device/boot.sh >/dev/null 2>&1 && export PATH=/tmp/dv:$PATH && bash scripts/device_check.sh
-# Steps can be chosen: `bash scripts/device_check.sh int8 sweep` (int8, tests, sweep, targets).
+# Steps can be chosen: `bash scripts/device_check.sh int8 sweep` (int8, tests, sweep, targets,
+# and stress, which is not in the default list).
 set -u
 out="${OUT:-out/device}"
 mkdir -p "$out" out/bench
@@ -28,7 +29,11 @@ for step in $steps; do
   tests) run webgpu_tests 150 deno test -A --no-check tests/kernels/webgpu/ ;;
   sweep) run int8_sweep 150 deno run -A --no-check bench/gpu_attention_int8_sweep.ts ;;
   targets) run targets 200 deno run -A --no-check bench/gpu_targets.ts ;;
-  *) echo "unknown step $step (int8, tests, sweep, targets)" ;;
+  # Races show at sizes where many workgroups run at once: the attention kernels (portable and
+  # GPU backward) at S = 4096, each run twice and compared bit for bit.
+  stress) run stress 150 deno run -A --no-check tests/kernels/webgpu/templates/_stress.ts \
+    --only attention --attention 48,4096,64,0 --no-backend ;;
+  *) echo "unknown step $step (int8, tests, sweep, targets, stress)" ;;
   esac
 done
 cp out/bench/*.json "$out/" 2>/dev/null

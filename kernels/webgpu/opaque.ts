@@ -25,6 +25,10 @@ import {
 } from "./lower_fallback.ts";
 import { attentionBackwardPlan, attentionForwardPlan } from "./templates/attention.ts";
 import { gpuAttentionForwardApplies, gpuAttentionForwardPlan } from "./templates/attention_gpu.ts";
+import {
+  gpuAttentionBackwardApplies,
+  gpuAttentionBackwardPlan,
+} from "./templates/attention_gpu_bwd.ts";
 import { int8AttentionPlan } from "./templates/attention_int8.ts";
 import { convPlan } from "./templates/conv.ts";
 
@@ -129,7 +133,12 @@ export function opaquePlan(
           ],
         };
       }
-      if (dtype) return attentionBackwardPlan({ ...spec, software }, target);
+      if (dtype) {
+        // GPUs get the register-blocked kernels where they apply (float32, D and Dv 32 or 64).
+        return !software && gpuAttentionBackwardApplies(spec, target)
+          ? gpuAttentionBackwardPlan(spec, target)
+          : attentionBackwardPlan({ ...spec, software }, target);
+      }
       return {
         scratch: [{ name: "rowdot", bytes: b * h * sq * 4 }],
         kernels: attentionBackwardKernels(spec, {

@@ -354,8 +354,19 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 /**
  * `delta_i = sum_d dO_id O_id` and `lse_i log2(e)` per query row into the scratch `stats`
  * (`[2, B*H*Sq]` f32; a fully masked row's `-inf` becomes `+3e38`, so `exp2(s - lse)` is 0).
+ * The first kernel of every backward plan (this module's and `attention_gpu_bwd.ts`).
+ *
+ * @example
+ * ```ts ignore
+ * const delta = attentionDeltaKernel(spec, target, spec.batch * spec.heads * spec.seqQ);
+ * // bindings: in3 (out), in4 (lse), in5 (dOut), attentionStatsBuffer
+ * ```
  */
-function deltaKernel(spec: AttentionSpec, target: KernelTarget, rows: number): Kernel {
+export function attentionDeltaKernel(
+  spec: AttentionSpec,
+  target: KernelTarget,
+  rows: number,
+): Kernel {
   const { headDimV: dv, dtype } = spec;
   const layout = linearGrid(Math.ceil(rows / threads), target.maxWorkgroupsPerDimension);
   const code = `${enableFor(dtype, target, "attentionBackwardPlan")}${
@@ -394,7 +405,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   };
 }
 
-const statsBuffer = "attention_stats";
+/** The backward plans' scratch: `delta` then `lse log2 e` per query row (float32). */
+export const attentionStatsBuffer = "attention_stats";
+const statsBuffer = attentionStatsBuffer;
 
 /** `p = exp2(s * scale log2 e - lse2)` where visible, and `ds = p (dp - delta)`, per tile cell. */
 function probabilities(
@@ -727,7 +740,7 @@ export function attentionBackwardPlan(spec: AttentionSpec, target: KernelTarget)
   const rows = batch * heads * sq;
   checkBindings("attention_bwd_dkdv", 7, target);
   const kernels: Kernel[] = [];
-  if (rows > 0) kernels.push(deltaKernel(spec, target, rows));
+  if (rows > 0) kernels.push(attentionDeltaKernel(spec, target, rows));
   if (batch * heads * sk > 0) {
     kernels.push(
       useStreamDkdv(spec, target)

@@ -32,6 +32,10 @@ import {
   attentionForwardPlan,
   type AttentionSpec,
 } from "../../../../kernels/webgpu/templates/attention.ts";
+import {
+  gpuAttentionBackwardApplies,
+  gpuAttentionBackwardPlan,
+} from "../../../../kernels/webgpu/templates/attention_gpu_bwd.ts";
 import { convPlan, type ConvSpec } from "../../../../kernels/webgpu/templates/conv.ts";
 import { convOutputSize } from "../../../../kernels/primitives.ts";
 import { bindPlan, kernelTarget, withTimerPolling } from "./_run_plan.ts";
@@ -308,76 +312,86 @@ async function attentionCase(c: AttentionCase, seed: number): Promise<void> {
   }
   if (fwdOnly) return;
 
-  // Backward, with the forward's out and lse as its saved inputs (its contract).
-  const bwd = await runTwice(
-    attentionBackwardPlan(spec, target),
-    [q, k, v, out, lse, dOut],
-    [n * 4, n * 4, n * 4],
-  );
-  const [dq, dk, dv] = bwd.runs[0]! as [Float32Array, Float32Array, Float32Array];
-  const bw = new Worst();
-  const keys = sample(s, quick ? 4 : 10, seed + 5, edges);
-  for (const h of heads) {
-    // delta_i = dOut_i . out_i (the reference's D_i) and p_ij from the saved lse, all rows.
-    const delta = new Float64Array(s);
-    for (let i = 0; i < s; i++) {
-      let acc = 0;
-      for (let t = 0; t < d; t++) acc += dOut[(h * s + i) * d + t]! * out[(h * s + i) * d + t]!;
-      delta[i] = acc;
-    }
-    const dot = (a: Float32Array, ai: number, b: Float32Array, bi: number) => {
-      let acc = 0;
-      for (let t = 0; t < d; t++) acc += a[(h * s + ai) * d + t]! * b[(h * s + bi) * d + t]!;
-      return acc;
-    };
-    const prob = (i: number, j: number) =>
-      causal && j > i ? 0 : Math.exp(dot(q, i, k, j) * spec.scale - lse[h * s + i]!);
-    // dq rows: dq_i = scale sum_j p_ij (dO_i . v_j - delta_i) k_j.
-    for (const i of rows) {
-      const want = new Float64Array(d), mag = new Float64Array(d);
-      for (let j = 0; j < s; j++) {
-        const p = prob(i, j);
-        if (p === 0) continue;
-        const ds = p * (dot(dOut, i, v, j) - delta[i]!) * spec.scale;
-        for (let t = 0; t < d; t++) {
-          const x = ds * k[(h * s + j) * d + t]!;
-          want[t]! += x;
-          mag[t]! += Math.abs(x);
-        }
-      }
-      for (let t = 0; t < d; t++) {
-        bw.add(
-          dq[(h * s + i) * d + t]!,
-          want[t]!,
-          2e-4 * mag[t]! + 1e-6,
-          () => `dq[h ${h}, row ${i}, col ${t}]`,
-        );
-      }
-    }
-    // dk, dv rows: dv_j = sum_i p_ij dO_i; dk_j = scale sum_i p_ij (dO_i . v_j - delta_i) q_i.
-    for (const j of keys) {
-      const wk = new Float64Array(d), mk = new Float64Array(d);
-      const wv = new Float64Array(d), mv = new Float64Array(d);
-      for (let i = 0; i < s; i++) {
-        const p = prob(i, j);
-        if (p === 0) continue;
-        const ds = p * (dot(dOut, i, v, j) - delta[i]!) * spec.scale;
-        for (let t = 0; t < d; t++) {
-          const xk = ds * q[(h * s + i) * d + t]!, xv = p * dOut[(h * s + i) * d + t]!;
-          wk[t]! += xk;
-          mk[t]! += Math.abs(xk);
-          wv[t]! += xv;
-          mv[t]! += Math.abs(xv);
-        }
-      }
-      for (let t = 0; t < d; t++) {
-        const at = (h * s + j) * d + t;
-        bw.add(dk[at]!, wk[t]!, 2e-4 * mk[t]! + 1e-6, () => `dk[h ${h}, key ${j}, col ${t}]`);
-        bw.add(dv[at]!, wv[t]!, 2e-4 * mv[t]! + 1e-6, () => `dv[h ${h}, key ${j}, col ${t}]`);
-      }
-    }
+  // Backward, with the forward's out and lse as its saved inputs (its contract): the portable
+  // kernels, and the GPU ones of attention_gpu_bwd.ts where they apply.
+  const plans = [attentionBackwardPlan(spec, target)];
+  if (gpuAttentionBackwardApplies(spec, target)) plans.push(gpuAttentionBackwardPlan(spec, target));
+  for (const plan of plans) {
+    await checkBackward(plan);
   }
-  report(`attention_bwd ${label}`, bw, differences(bwd.runs, ["dq", "dk", "dv"]), bwd.ms);
+
+  async function checkBackward(plan: KernelPlan): Promise<void> {
+    const bwd = await runTwice(plan, [q, k, v, out, lse, dOut], [n * 4, n * 4, n * 4]);
+    const [dq, dk, dv] = bwd.runs[0]! as [Float32Array, Float32Array, Float32Array];
+    const bw = new Worst();
+    const keys = sample(s, quick ? 4 : 10, seed + 5, edges);
+    for (const h of heads) {
+      // delta_i = dOut_i . out_i (the reference's D_i) and p_ij from the saved lse, all rows.
+      const delta = new Float64Array(s);
+      for (let i = 0; i < s; i++) {
+        let acc = 0;
+        for (let t = 0; t < d; t++) acc += dOut[(h * s + i) * d + t]! * out[(h * s + i) * d + t]!;
+        delta[i] = acc;
+      }
+      const dot = (a: Float32Array, ai: number, b: Float32Array, bi: number) => {
+        let acc = 0;
+        for (let t = 0; t < d; t++) acc += a[(h * s + ai) * d + t]! * b[(h * s + bi) * d + t]!;
+        return acc;
+      };
+      const prob = (i: number, j: number) =>
+        causal && j > i ? 0 : Math.exp(dot(q, i, k, j) * spec.scale - lse[h * s + i]!);
+      // dq rows: dq_i = scale sum_j p_ij (dO_i . v_j - delta_i) k_j.
+      for (const i of rows) {
+        const want = new Float64Array(d), mag = new Float64Array(d);
+        for (let j = 0; j < s; j++) {
+          const p = prob(i, j);
+          if (p === 0) continue;
+          const ds = p * (dot(dOut, i, v, j) - delta[i]!) * spec.scale;
+          for (let t = 0; t < d; t++) {
+            const x = ds * k[(h * s + j) * d + t]!;
+            want[t]! += x;
+            mag[t]! += Math.abs(x);
+          }
+        }
+        for (let t = 0; t < d; t++) {
+          bw.add(
+            dq[(h * s + i) * d + t]!,
+            want[t]!,
+            2e-4 * mag[t]! + 1e-6,
+            () => `dq[h ${h}, row ${i}, col ${t}]`,
+          );
+        }
+      }
+      // dk, dv rows: dv_j = sum_i p_ij dO_i; dk_j = scale sum_i p_ij (dO_i . v_j - delta_i) q_i.
+      for (const j of keys) {
+        const wk = new Float64Array(d), mk = new Float64Array(d);
+        const wv = new Float64Array(d), mv = new Float64Array(d);
+        for (let i = 0; i < s; i++) {
+          const p = prob(i, j);
+          if (p === 0) continue;
+          const ds = p * (dot(dOut, i, v, j) - delta[i]!) * spec.scale;
+          for (let t = 0; t < d; t++) {
+            const xk = ds * q[(h * s + i) * d + t]!, xv = p * dOut[(h * s + i) * d + t]!;
+            wk[t]! += xk;
+            mk[t]! += Math.abs(xk);
+            wv[t]! += xv;
+            mv[t]! += Math.abs(xv);
+          }
+        }
+        for (let t = 0; t < d; t++) {
+          const at = (h * s + j) * d + t;
+          bw.add(dk[at]!, wk[t]!, 2e-4 * mk[t]! + 1e-6, () => `dk[h ${h}, key ${j}, col ${t}]`);
+          bw.add(dv[at]!, wv[t]!, 2e-4 * mv[t]! + 1e-6, () => `dv[h ${h}, key ${j}, col ${t}]`);
+        }
+      }
+    }
+    report(
+      `attention_bwd ${label} [${plan.kernels.slice(1).map((k) => k.name).join(", ")}]`,
+      bw,
+      differences(bwd.runs, ["dq", "dk", "dv"]),
+      bwd.ms,
+    );
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
