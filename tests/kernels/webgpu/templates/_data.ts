@@ -5,6 +5,7 @@
  * @module
  */
 
+import fc from "fast-check";
 import type { DType } from "../../../../kernels/dtype.ts";
 import { floatToHalfBits, halfBitsToFloat } from "../../../../kernels/half.ts";
 import type { Params, Primitive } from "../../../../kernels/primitives.ts";
@@ -137,6 +138,43 @@ export function expectClose(
 
 /** The sizes of an attention test case: a spec without its scale, dtype and adapter kind. */
 export type AttentionSizes = Omit<AttentionSpec, "scale" | "dtype" | "software">;
+
+/** A case of the GPU attention kernel tests: sizes, a seed and the grid limit to lay out under. */
+export interface GpuAttentionCase extends AttentionSizes {
+  readonly seed: number;
+  /** 65535, or a small limit that forces 2-D and 3-D workgroup grids. */
+  readonly maxWorkgroupsPerDimension: number;
+}
+
+/**
+ * Random GPU attention cases with the given head dimensions: 1-2 batches and heads, sequences of
+ * 1 (often) to 140 (several 64-row tiles, the last ragged), causal or not, grids of up to 65535 or
+ * 4 workgroups per dimension.
+ *
+ * @example
+ * ```ts
+ * import fc from "fast-check";
+ * import { gpuAttentionCases } from "./_data.ts";
+ * fc.sample(gpuAttentionCases([32, 64], [64]), 1)[0]!.headDimV; // 64
+ * ```
+ */
+export function gpuAttentionCases(
+  headDims: readonly number[],
+  headDimsV: readonly number[],
+): fc.Arbitrary<GpuAttentionCase> {
+  const length = fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 140 }));
+  return fc.record({
+    batch: fc.integer({ min: 1, max: 2 }),
+    heads: fc.integer({ min: 1, max: 2 }),
+    seqQ: length,
+    seqK: length,
+    headDim: fc.constantFrom(...headDims),
+    headDimV: fc.constantFrom(...headDimsV),
+    causal: fc.boolean(),
+    seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+    maxWorkgroupsPerDimension: fc.constantFrom(65535, 4),
+  });
+}
 
 /**
  * The template spec of an attention test case: scale `1 / sqrt(D)`, float32 unless given.

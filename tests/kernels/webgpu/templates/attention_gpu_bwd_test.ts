@@ -12,7 +12,13 @@ import {
   gpuAttentionBackwardPlan,
 } from "../../../../kernels/webgpu/templates/attention_gpu_bwd.ts";
 import { kernelTarget } from "./_run_plan.ts";
-import { attentionShapes, attentionSpec, randomFloats } from "./_data.ts";
+import {
+  attentionShapes,
+  attentionSpec,
+  type GpuAttentionCase,
+  gpuAttentionCases,
+  randomFloats,
+} from "./_data.ts";
 import { checkAttentionBackward } from "./_attention_backward.ts";
 
 const gpu = await sharedGpu();
@@ -21,17 +27,7 @@ if (ignore) {
   console.warn("SKIP GPU attention backward kernel tests: no WebGPU adapter");
 }
 
-interface Case {
-  batch: number;
-  heads: number;
-  seqQ: number;
-  seqK: number;
-  headDim: 32 | 64;
-  headDimV: 32 | 64;
-  causal: boolean;
-  seed: number;
-  maxWorkgroupsPerDimension: number;
-}
+type Case = GpuAttentionCase;
 
 async function checkBackward(c: Case): Promise<void> {
   const spec = attentionSpec(c);
@@ -104,17 +100,7 @@ Deno.test({
   name: "gpuAttentionBackwardPlan matches the reference attention_bwd on random shapes",
   ignore,
   async fn() {
-    const caseArb: fc.Arbitrary<Case> = fc.record({
-      batch: fc.integer({ min: 1, max: 2 }),
-      heads: fc.integer({ min: 1, max: 2 }),
-      seqQ: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 140 })),
-      seqK: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 140 })),
-      headDim: fc.constantFrom(32 as const, 64 as const),
-      headDimV: fc.constantFrom(32 as const, 64 as const),
-      causal: fc.boolean(),
-      seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-      maxWorkgroupsPerDimension: fc.constantFrom(65535, 4),
-    });
+    const caseArb = gpuAttentionCases([32, 64], [32, 64]);
     // Each distinct shape is a new pair of kernels for lavapipe to compile: few random runs
     // (fast-check counts the examples in numRuns).
     await fc.assert(fc.asyncProperty(caseArb, checkBackward), {

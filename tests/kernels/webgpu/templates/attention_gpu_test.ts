@@ -16,6 +16,8 @@ import {
   attentionSpec,
   expectClose,
   fromStorage,
+  type GpuAttentionCase,
+  gpuAttentionCases,
   randomFloats,
   reference,
   toStorage,
@@ -27,17 +29,7 @@ if (ignore) {
   console.warn("SKIP GPU attention kernel tests: no WebGPU adapter (run `deno task setup`)");
 }
 
-interface Case {
-  batch: number;
-  heads: number;
-  seqQ: number;
-  seqK: number;
-  headDim: number;
-  headDimV: 32 | 64;
-  causal: boolean;
-  seed: number;
-  maxWorkgroupsPerDimension: number;
-}
+type Case = GpuAttentionCase;
 
 async function checkForward(c: Case): Promise<void> {
   const { batch: b, heads: h, seqQ: sq } = c;
@@ -105,17 +97,7 @@ Deno.test({
   name: "gpuAttentionForwardPlan matches the reference attention on random shapes",
   ignore,
   async fn() {
-    const caseArb: fc.Arbitrary<Case> = fc.record({
-      batch: fc.integer({ min: 1, max: 2 }),
-      heads: fc.integer({ min: 1, max: 2 }),
-      seqQ: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 140 })),
-      seqK: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 140 })),
-      headDim: fc.constantFrom(4, 32, 64),
-      headDimV: fc.constantFrom(32 as const, 64 as const),
-      causal: fc.boolean(),
-      seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-      maxWorkgroupsPerDimension: fc.constantFrom(65535, 4),
-    });
+    const caseArb = gpuAttentionCases([4, 32, 64], [32, 64]);
     // Each distinct shape is a new kernel for lavapipe to compile: few random runs (fast-check
     // counts the examples in numRuns, so 3 alone ran the examples only).
     await fc.assert(fc.asyncProperty(caseArb, checkForward), {
