@@ -147,6 +147,31 @@ export interface GpuAttentionCase extends AttentionSizes {
 }
 
 /**
+ * A pinned GPU attention case: one batch and head of S = 1, D = Dv = 64, not causal, seed 1,
+ * the full grid, except where `c` says otherwise.
+ *
+ * @example
+ * ```ts
+ * import { gpuAttentionCase } from "./_data.ts";
+ * gpuAttentionCase({ seqQ: 130, seqK: 150, maxWorkgroupsPerDimension: 3 }).heads; // 1
+ * ```
+ */
+export function gpuAttentionCase(c: Partial<GpuAttentionCase>): GpuAttentionCase {
+  return {
+    batch: 1,
+    heads: 1,
+    seqQ: 1,
+    seqK: 1,
+    headDim: 64,
+    headDimV: 64,
+    causal: false,
+    seed: 1,
+    maxWorkgroupsPerDimension: 65535,
+    ...c,
+  };
+}
+
+/**
  * Random GPU attention cases with the given head dimensions: 1-2 batches and heads, sequences of
  * 1 (often) to 140 (several 64-row tiles, the last ragged), causal or not, grids of up to 65535 or
  * 4 workgroups per dimension.

@@ -16,6 +16,7 @@ import {
   attentionShapes,
   attentionSpec,
   type GpuAttentionCase,
+  gpuAttentionCase,
   gpuAttentionCases,
   randomFloats,
 } from "./_data.ts";
@@ -50,50 +51,10 @@ async function checkBackward(c: Case): Promise<void> {
  * Sq > Sk (queries that see no key) and Sq < Sk; the 32-wide head dimensions.
  */
 const examples: Case[] = [
-  {
-    batch: 1,
-    heads: 1,
-    seqQ: 1,
-    seqK: 1,
-    headDim: 64,
-    headDimV: 64,
-    causal: false,
-    seed: 1,
-    maxWorkgroupsPerDimension: 65535,
-  },
-  {
-    batch: 1,
-    heads: 2,
-    seqQ: 130,
-    seqK: 150,
-    headDim: 64,
-    headDimV: 64,
-    causal: false,
-    seed: 2,
-    maxWorkgroupsPerDimension: 3,
-  },
-  {
-    batch: 2,
-    heads: 1,
-    seqQ: 90,
-    seqK: 45,
-    headDim: 32,
-    headDimV: 64,
-    causal: true,
-    seed: 3,
-    maxWorkgroupsPerDimension: 65535,
-  },
-  {
-    batch: 1,
-    heads: 1,
-    seqQ: 40,
-    seqK: 131,
-    headDim: 64,
-    headDimV: 32,
-    causal: true,
-    seed: 4,
-    maxWorkgroupsPerDimension: 65535,
-  },
+  gpuAttentionCase({}),
+  gpuAttentionCase({ heads: 2, seqQ: 130, seqK: 150, seed: 2, maxWorkgroupsPerDimension: 3 }),
+  gpuAttentionCase({ batch: 2, seqQ: 90, seqK: 45, headDim: 32, causal: true, seed: 3 }),
+  gpuAttentionCase({ seqQ: 40, seqK: 131, headDimV: 32, causal: true, seed: 4 }),
 ];
 
 Deno.test({

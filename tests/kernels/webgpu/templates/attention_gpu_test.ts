@@ -17,6 +17,7 @@ import {
   expectClose,
   fromStorage,
   type GpuAttentionCase,
+  gpuAttentionCase,
   gpuAttentionCases,
   randomFloats,
   reference,
@@ -58,39 +59,17 @@ async function checkForward(c: Case): Promise<void> {
 
 /** Pinned: S = 1; several key tiles with a ragged last one; Sq > Sk causal (fully masked rows). */
 const examples: Case[] = [
-  {
-    batch: 1,
-    heads: 1,
-    seqQ: 1,
-    seqK: 1,
-    headDim: 64,
-    headDimV: 64,
-    causal: false,
-    seed: 1,
-    maxWorkgroupsPerDimension: 65535,
-  },
-  {
-    batch: 1,
-    heads: 2,
-    seqQ: 130,
-    seqK: 150,
-    headDim: 64,
-    headDimV: 64,
-    causal: false,
-    seed: 2,
-    maxWorkgroupsPerDimension: 3,
-  },
-  {
+  gpuAttentionCase({}),
+  gpuAttentionCase({ heads: 2, seqQ: 130, seqK: 150, seed: 2, maxWorkgroupsPerDimension: 3 }),
+  gpuAttentionCase({
     batch: 2,
-    heads: 1,
     seqQ: 70,
     seqK: 45,
     headDim: 12,
     headDimV: 32,
     causal: true,
     seed: 3,
-    maxWorkgroupsPerDimension: 65535,
-  },
+  }),
 ];
 
 Deno.test({
