@@ -151,6 +151,64 @@ function checkAttentionRows(
   return { worst, relL2: Math.sqrt(err / norm) };
 }
 
+/**
+ * Rows 0 and S - 1 of dq, dk and dv of head (0, 0) against float64 sums on the host, from the
+ * forward's out and lse (the backward's saved inputs): `p_ij = exp(scale q_i . k_j - lse_i)`,
+ * `delta_i = dO_i . o_i`, `dq_i = scale sum_j p_ij (dO_i . v_j - delta_i) k_j`,
+ * `dk_j = scale sum_i p_ij (dO_i . v_j - delta_i) q_i`, `dv_j = sum_i p_ij dO_i`. Returns the
+ * worst `|got - want|` over the sum of the terms' magnitudes (float32 accumulation: ~1e-6).
+ */
+function checkAttentionBackwardRows(
+  head: Readonly<Record<"q" | "k" | "v" | "o" | "lse" | "g", Float32Array>>,
+  got: Readonly<Record<"dq" | "dk" | "dv", Float32Array>>,
+  s: number,
+  d: number,
+  scale: number,
+): number {
+  const { q, k, v, o, lse, g } = head;
+  const dot = (a: Float32Array, i: number, b: Float32Array, j: number) => {
+    let acc = 0;
+    for (let t = 0; t < d; t++) acc += a[i * d + t]! * b[j * d + t]!;
+    return acc;
+  };
+  const delta = Float64Array.from({ length: s }, (_, i) => dot(g, i, o, i));
+  const p = (i: number, j: number) => Math.exp(scale * dot(q, i, k, j) - lse[i]!);
+  let worst = 0;
+  const compare = (gotRow: Float32Array, row: number, want: Float64Array, mag: Float64Array) => {
+    for (let t = 0; t < d; t++) {
+      worst = Math.max(worst, Math.abs(gotRow[row * d + t]! - want[t]!) / (mag[t]! + 1e-30));
+    }
+  };
+  for (const i of [0, s - 1]) {
+    const want = new Float64Array(d), mag = new Float64Array(d);
+    for (let j = 0; j < s; j++) {
+      const ds = p(i, j) * (dot(g, i, v, j) - delta[i]!) * scale;
+      for (let t = 0; t < d; t++) {
+        want[t]! += ds * k[j * d + t]!;
+        mag[t]! += Math.abs(ds * k[j * d + t]!);
+      }
+    }
+    compare(got.dq, i, want, mag);
+  }
+  for (const j of [0, s - 1]) {
+    const wk = new Float64Array(d), mk = new Float64Array(d);
+    const wv = new Float64Array(d), mv = new Float64Array(d);
+    for (let i = 0; i < s; i++) {
+      const pij = p(i, j);
+      const ds = pij * (dot(g, i, v, j) - delta[i]!) * scale;
+      for (let t = 0; t < d; t++) {
+        wk[t]! += ds * q[i * d + t]!;
+        mk[t]! += Math.abs(ds * q[i * d + t]!);
+        wv[t]! += pij * g[i * d + t]!;
+        mv[t]! += Math.abs(pij * g[i * d + t]!);
+      }
+    }
+    compare(got.dk, j, wk, mk);
+    compare(got.dv, j, wv, mv);
+  }
+  return worst;
+}
+
 // Attention: q, k, v [B, H, S, D] float32, no mask, scale 1/8.
 if (only.includes("attention") || only.includes("attention_int8")) {
   const [b, h, s, d] = small ? [1, 4, 512, 64] : [2, 48, 17776, 64];
@@ -176,6 +234,22 @@ if (only.includes("attention") || only.includes("attention_int8")) {
     const bwd = jit((q: NDArray, k: NDArray, v: NDArray, o: NDArray, l: NDArray, g: NDArray) =>
       lax.attentionBackward(q, k, v, o, l, g, params)
     );
+    // Head (0, 0) of the gradients, sliced on the device (the whole arrays are 437 MB each).
+    const headOf = (x: NDArray) => lax.slice(x, [0, 0, 0, 0], [1, 1, s, d]);
+    const grads = scope(() => bwd(q!, k!, v!, out, lse, dOut!).map(headOf));
+    const [dqh, dkh, dvh] = await Promise.all(grads.map((x) => x.data())) as Float32Array[];
+    for (const x of grads) x.dispose();
+    const headIn = await Promise.all(
+      [q!, k!, v!, out, dOut!].map((x) => scope(() => headOf(x)).data()),
+    ) as Float32Array[];
+    const lseHead = await scope(() => lax.slice(lse, [0, 0, 0], [1, 1, s])).data() as Float32Array;
+    const backwardError = checkAttentionBackwardRows(
+      { q: headIn[0]!, k: headIn[1]!, v: headIn[2]!, o: headIn[3]!, lse: lseHead, g: headIn[4]! },
+      { dq: dqh!, dk: dkh!, dv: dvh! },
+      s,
+      d,
+      params.scale,
+    );
     const tb = await time(() => bwd(q!, k!, v!, out, lse, dOut!), small ? 3 : 3);
     report({
       row: "attention_bwd_f32",
@@ -183,14 +257,15 @@ if (only.includes("attention") || only.includes("attention_int8")) {
       seconds: tb.median,
       firstSeconds: tb.first,
       tflops: (2.5 * flops) / tb.median / 1e12,
-      maxRelError: NaN,
+      // Worst error of head (0, 0)'s first and last dq, dk, dv rows over their terms' magnitudes.
+      maxRelError: backwardError,
       target: "(reported; FLOPs counted as 2.5x forward)",
     });
   }
   if (only.includes("attention_int8")) {
     // Int8 products (templates/attention_int8.ts): on subgroup matrices where the adapter has
     // the 16x16x32 int8 configuration, emulated otherwise.
-    const native = info.features.includes("chromium-experimental-subgroup-matrix");
+    const native = adapterReport?.subgroupMatrixInt8 === true;
     const int8 = { ...params, quantization: "int8" as const };
     const fwd = jit((q: NDArray, k: NDArray, v: NDArray) => lax.attention(q, k, v, int8));
     const [out] = fwd(q!, k!, v!);
