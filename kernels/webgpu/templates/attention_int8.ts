@@ -39,7 +39,8 @@
  * - `mimic` (for tests): the `native` kernel's text with each subgroup-matrix builtin replaced
  *   by a WGSL function of the same role (see `mimicOps`), so the native form's offsets, strides
  *   and layouts are checked on any adapter; only the builtins' own semantics are left to the
- *   adapters that have them (the tile-product test pins those).
+ *   adapters that have them (the device's start-up probe, `int8_matrix_probe.ts`, finds how
+ *   they count offsets and strides, and `nativeOps` scales the kernel's element offsets to it).
  *
  * @module
  */
