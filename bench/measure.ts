@@ -31,18 +31,22 @@ export interface Timing {
    */
   readonly loadAverage: number;
   /**
-   * Whether a full garbage collection ran before each sample, outside its time (needs
-   * `--v8-flags=--expose-gc`, which `deno task bench` passes). Without it, a sample may pay for
-   * fresh host pages for its outputs while the previous outputs still wait for collection: on
-   * this VM a page fault costs ~13 us, so a 12 MB output took 40 ms instead of 1.3 ms.
+   * Whether a young-generation garbage collection ran before each sample, outside its time
+   * (needs `--v8-flags=--expose-gc`, which `deno task bench` passes). Without it, a sample may
+   * pay for fresh host pages for its outputs while the previous outputs still wait for
+   * collection: on this VM a page fault costs ~13 us, so a 12 MB output took 40 ms instead of
+   * 1.3 ms. A full collection frees them too, but V8 then returns heap pages to the system and
+   * the sample faults them back in (softmax 9.7 ms instead of 7.1 ms).
    */
   readonly collectedBetweenSamples: boolean;
 }
 
-/** V8's `gc()`, present when the process was started with `--expose-gc`. */
+/** A young-generation collection through V8's `gc`, present with `--expose-gc`. */
 function exposedGc(): (() => void) | null {
   const gc = (globalThis as { gc?: unknown }).gc;
-  return typeof gc === "function" ? () => (gc as () => void)() : null;
+  if (typeof gc !== "function") return null;
+  // The previous sample's outputs are young: a minor collection frees their host memory.
+  return () => (gc as (options: { type: "minor" | "major" }) => void)({ type: "minor" });
 }
 
 /** mitata sampling options per size mode: enough samples for a stable median, bounded time. */
