@@ -17,7 +17,15 @@
 
 import type { Int8MatrixUnits } from "./kernel.ts";
 
-/** The probe's tile placement, in the units under test (all multiples of 4). */
+/**
+ * The probe's tile placement, in the units under test (all multiples of 4).
+ *
+ * @example
+ * ```ts
+ * import { int8ProbePlacement } from "./int8_matrix_probe.ts";
+ * int8ProbePlacement.strideA; // 96: 96 int8 elements or 96 i32 words between rows of A
+ * ```
+ */
 export const int8ProbePlacement = {
   /** Left 16 x 32 tile, row-major: row `i` starts at `offsetA + i * strideA`. */
   offsetA: 64,
@@ -27,10 +35,26 @@ export const int8ProbePlacement = {
   strideB: 80,
 } as const;
 
-/** Bytes of each probe operand: room for the farthest element under any convention. */
+/**
+ * Bytes of each probe operand: room for the farthest element under any convention.
+ *
+ * @example
+ * ```ts
+ * import { int8ProbeBytes } from "./int8_matrix_probe.ts";
+ * int8ProbeBytes / 4; // 4096 i32 words per operand
+ * ```
+ */
 export const int8ProbeBytes = 16384;
 
-/** The conventions tried, the most likely first (the Dawn we ship indexes i32 words). */
+/**
+ * The conventions tried, the most likely first (the Dawn we ship indexes i32 words).
+ *
+ * @example
+ * ```ts
+ * import { int8MatrixConventions } from "./int8_matrix_probe.ts";
+ * int8MatrixConventions[0]; // { offset: 4, stride: 4 }
+ * ```
+ */
 export const int8MatrixConventions: readonly Int8MatrixUnits[] = [
   { offset: 4, stride: 4 },
   { offset: 1, stride: 1 },
@@ -38,7 +62,15 @@ export const int8MatrixConventions: readonly Int8MatrixUnits[] = [
   { offset: 1, stride: 4 },
 ];
 
-/** The right-matrix layouts the int8 attention loads (`K^T` col-major, `V` row-major). */
+/**
+ * The right-matrix layouts the int8 attention loads (`K^T` col-major, `V` row-major).
+ *
+ * @example
+ * ```ts
+ * import type { RightLayout } from "./int8_matrix_probe.ts";
+ * const keys: RightLayout = "col_major";
+ * ```
+ */
 export type RightLayout = "col_major" | "row_major";
 
 /**
@@ -163,7 +195,14 @@ function unitName(unit: 1 | 4): string {
   return unit === 1 ? "int8 elements" : "i32 words";
 }
 
-/** What the device needs to run the probe (a subset of `GpuContext`). */
+/**
+ * What the device needs to run the probe (a subset of `GpuContext`).
+ *
+ * @example
+ * ```ts ignore
+ * const probe: ProbeDevice = await sharedGpu(); // a GpuContext is one
+ * ```
+ */
 export interface ProbeDevice {
   readonly device: GPUDevice;
   compile(kernelName: string, code: string): Promise<GPUComputePipeline>;

@@ -405,7 +405,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   };
 }
 
-/** The backward plans' scratch: `delta` then `lse log2 e` per query row (float32). */
+/**
+ * The backward plans' scratch: `delta` then `lse log2 e` per query row (float32).
+ *
+ * @example
+ * ```ts
+ * import { attentionStatsBuffer } from "./attention.ts";
+ * attentionStatsBuffer; // "attention_stats", the name kernels bind it by
+ * ```
+ */
 export const attentionStatsBuffer = "attention_stats";
 const statsBuffer = attentionStatsBuffer;
 
