@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# One prepared run on a lent GPU machine (see scripts/device_pack.sh for `.device/`): the int8
-# subgroup-matrix probe and attention tests first (they decide whether the int8 attention works
-# there at all), then the WebGPU test directory, the int8 attention sweep and the real-GPU
-# targets. Each step has its own timeout so that one hang does not eat the device budget, and
-# every log lands in $OUT (or out/device when $OUT is unset).
+# Prepared runs on a lent GPU machine (see scripts/device_pack.sh for `.device/`). The default
+# run fits one 600-second device command: the int8 subgroup-matrix probe and attention tests
+# first (they decide whether the int8 attention works there at all), then the int8 attention
+# sweep and the real-GPU targets. A second run, `tests stress`, takes the WebGPU test directory
+# and the attention stress check. Each step has its own timeout so that one hang does not eat the
+# device budget, and every log lands in $OUT (or out/device when $OUT is unset).
 #
 # Usage (the device tool's command):
 #   source .device/boot.sh >/dev/null 2>&1 && export PATH=/tmp/dv:$PATH && bash scripts/device_check.sh
-# Steps can be chosen: `bash scripts/device_check.sh int8 sweep` (int8, tests, sweep, targets,
-# and stress, which is not in the default list).
+# Steps can be chosen: `bash scripts/device_check.sh tests stress` (int8, tests, sweep, targets,
+# stress; the default is `int8 sweep targets`, at most 500 s).
 set -u
 out="${OUT:-out/device}"
 mkdir -p "$out" out/bench
-steps="${*:-int8 tests sweep targets}"
+steps="${*:-int8 sweep targets}"
 run() { # name, seconds, command...
   local name=$1 seconds=$2
   shift 2
