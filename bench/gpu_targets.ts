@@ -13,6 +13,16 @@
 
 import { device, jit, lax, type NDArray, np, random, scope } from "../mod.ts";
 import { sharedGpu } from "../kernels/webgpu/device.ts";
+import { attentionBackwardPlan } from "../kernels/webgpu/templates/attention.ts";
+import {
+  gpuAttentionBackwardApplies,
+  gpuAttentionBackwardPlan,
+} from "../kernels/webgpu/templates/attention_gpu_bwd.ts";
+import {
+  bindPlan,
+  kernelTarget,
+  withTimerPolling,
+} from "../tests/kernels/webgpu/templates/_run_plan.ts";
 
 const small = Deno.args.includes("--small");
 const onlyAt = Deno.args.indexOf("--only");
@@ -261,6 +271,52 @@ if (only.includes("attention") || only.includes("attention_int8")) {
       maxRelError: backwardError,
       target: "(reported; FLOPs counted as 2.5x forward)",
     });
+    // Both backward plans side by side where the backend has a choice: the portable kernels and,
+    // on GPUs, the register-blocked ones it picks (kernel time only, many workgroups per call).
+    const gpu = (await sharedGpu())!;
+    const target = kernelTarget(gpu);
+    const spec = {
+      batch: b,
+      heads: h,
+      seqQ: s,
+      seqK: s,
+      headDim: d,
+      headDimV: d,
+      scale: params.scale,
+      causal: false,
+      dtype: "f32" as const,
+    };
+    const plans = [attentionBackwardPlan({ ...spec, software: gpu.info.isSoftware }, target)];
+    if (gpuAttentionBackwardApplies(spec, target)) {
+      plans.push(gpuAttentionBackwardPlan(spec, target));
+    }
+    if (plans.length > 1) {
+      const saved = [...host, await out.data(), await lse.data(), await dOut!.data()];
+      for (const plan of plans) {
+        const bound = await bindPlan(
+          gpu,
+          plan,
+          saved as Float32Array[],
+          [0, 1, 2].map(() => b * h * s * d * 4),
+        );
+        bound.submit(1);
+        await withTimerPolling(() => gpu.sync());
+        const t0 = performance.now();
+        bound.submit(3);
+        await withTimerPolling(() => gpu.sync());
+        const seconds = (performance.now() - t0) / 3 / 1e3;
+        bound.destroy();
+        report({
+          row: `attention_bwd_f32_plan_${plan.kernels.slice(1).map((k) => k.name).join("+")}`,
+          shape: `B=${b} H=${h} S=${s} D=${d}`,
+          seconds,
+          firstSeconds: NaN,
+          tflops: (2.5 * flops) / seconds / 1e12,
+          maxRelError: NaN,
+          target: "(kernel time of one backward plan; correctness in _stress.ts and the tests)",
+        });
+      }
+    }
   }
   if (only.includes("attention_int8")) {
     // Int8 products (templates/attention_int8.ts): on subgroup matrices where the adapter has
