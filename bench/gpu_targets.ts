@@ -18,11 +18,8 @@ import {
   gpuAttentionBackwardApplies,
   gpuAttentionBackwardPlan,
 } from "../kernels/webgpu/templates/attention_gpu_bwd.ts";
-import {
-  bindPlan,
-  kernelTarget,
-  withTimerPolling,
-} from "../tests/kernels/webgpu/templates/_run_plan.ts";
+import { kernelTarget, timePlan } from "../tests/kernels/webgpu/templates/_run_plan.ts";
+import { attentionSpec } from "../tests/kernels/webgpu/templates/_data.ts";
 
 const small = Deno.args.includes("--small");
 const onlyAt = Deno.args.indexOf("--only");
@@ -35,10 +32,9 @@ if (info.backend !== "webgpu") {
   throw new Error(`gpu_targets needs the webgpu device, got ${info.backend}`);
 }
 console.error(`[gpu_targets] ${info.adapter}`);
-const adapterReport = (await sharedGpu())?.info;
-if (adapterReport) {
-  console.error(`[gpu_targets] int8 subgroup matrices: ${adapterReport.int8MatrixNote}`);
-}
+// The backend's device: its report, and the plans timed directly below.
+const gpu = (await sharedGpu())!;
+console.error(`[gpu_targets] int8 subgroup matrices: ${gpu.info.int8MatrixNote}`);
 
 /**
  * Median seconds per call of `run` over `iters` samples after one warm-up. Each sample is
@@ -273,19 +269,16 @@ if (only.includes("attention") || only.includes("attention_int8")) {
     });
     // Both backward plans side by side where the backend has a choice: the portable kernels and,
     // on GPUs, the register-blocked ones it picks (kernel time only, many workgroups per call).
-    const gpu = (await sharedGpu())!;
     const target = kernelTarget(gpu);
-    const spec = {
+    const spec = attentionSpec({
       batch: b,
       heads: h,
       seqQ: s,
       seqK: s,
       headDim: d,
       headDimV: d,
-      scale: params.scale,
       causal: false,
-      dtype: "f32" as const,
-    };
+    });
     const plans = [attentionBackwardPlan({ ...spec, software: gpu.info.isSoftware }, target)];
     if (gpuAttentionBackwardApplies(spec, target)) {
       plans.push(gpuAttentionBackwardPlan(spec, target));
@@ -293,19 +286,9 @@ if (only.includes("attention") || only.includes("attention_int8")) {
     if (plans.length > 1) {
       const saved = [...host, await out.data(), await lse.data(), await dOut!.data()];
       for (const plan of plans) {
-        const bound = await bindPlan(
-          gpu,
-          plan,
-          saved as Float32Array[],
-          [0, 1, 2].map(() => b * h * s * d * 4),
-        );
-        bound.submit(1);
-        await withTimerPolling(() => gpu.sync());
-        const t0 = performance.now();
-        bound.submit(3);
-        await withTimerPolling(() => gpu.sync());
-        const seconds = (performance.now() - t0) / 3 / 1e3;
-        bound.destroy();
+        const outputBytes = [0, 1, 2].map(() => b * h * s * d * 4);
+        const { wallMs } = await timePlan(gpu, plan, saved as Float32Array[], outputBytes);
+        const seconds = wallMs / 1e3;
         report({
           row: `attention_bwd_f32_plan_${plan.kernels.slice(1).map((k) => k.name).join("+")}`,
           shape: `B=${b} H=${h} S=${s} D=${d}`,
@@ -321,7 +304,7 @@ if (only.includes("attention") || only.includes("attention_int8")) {
   if (only.includes("attention_int8")) {
     // Int8 products (templates/attention_int8.ts): on subgroup matrices where the adapter has
     // the 16x16x32 int8 configuration, emulated otherwise.
-    const native = adapterReport?.subgroupMatrixInt8 === true;
+    const native = gpu.info.subgroupMatrixInt8;
     const int8 = { ...params, quantization: "int8" as const };
     const fwd = jit((q: NDArray, k: NDArray, v: NDArray) => lax.attention(q, k, v, int8));
     const [out] = fwd(q!, k!, v!);

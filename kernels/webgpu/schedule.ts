@@ -499,8 +499,8 @@ class Scheduler {
     // Names depend only on the order stages are opened in this kernel (never on node ids), so
     // the same computation always renders to the same WGSL and hits the pipeline cache.
     const ordinal = depths.size;
-    depths.set(`s${ordinal}`, 0);
     const name = `s${ordinal}`;
+    depths.set(name, 0); // opened: stages inside its body take the next ordinals
     const loopVar = `r${ordinal}`;
     const type = registerType(src.aval.dtype);
     let inner: Exp[];
