@@ -1,7 +1,7 @@
 /**
- * Sweeps the int8 attention's workgroup shape (`subgroups`: 32-lane subgroups per workgroup,
- * 16 query rows each; `_sep`: the value product in its own tile, one barrier fewer; `_stk`: key
- * blocks staged in workgroup memory) on the present adapter at DropletVideo-5B's attention size (B = 2,
+ * Sweeps the int8 attention's workgroup shape and options (`subgroups`: 32-lane subgroups per
+ * workgroup, 16 query rows each; `_sep`: the value product in its own tile, one barrier fewer;
+ * `_stk`: key blocks staged in workgroup memory; `_pf`, `_rc`, `_fc`: see `configs` below) on the present adapter at DropletVideo-5B's attention size (B = 2,
  * H = 48, S = 17,776, D = 64) and prints, per configuration, device time per forward pass
  * (several passes per submit, no readback), the equivalent TFLOP/s (`4 B H S^2 D`), the time
  * of the four quantization kernels alone, and the relative L2 error of two output rows against
@@ -110,26 +110,48 @@ async function timeBound(bound: Awaited<ReturnType<typeof bindPlan>>): Promise<n
 const flops = 4 * batch * heads * s * s * d;
 const outputs = [batch * heads * s * d * 4, batch * heads * s * 4];
 const results: Record<string, unknown>[] = [];
-/** [subgroups, separate product tile, staged keys]; the plan's default first. */
-const configs: [number, boolean, boolean][] = [
-  [4, false, false],
-  [2, false, false],
-  [8, false, false],
-  [1, false, false],
-  [4, true, false],
-  [2, true, false],
-  [4, false, true],
-  [2, false, true],
-  [8, false, true],
-  [4, true, true],
-  [2, true, true],
-  [1, true, true],
+/**
+ * Configurations by name: `<subgroups>sg` then any of `_sep` (separate product tile), `_stk`
+ * (staged keys), `_pf` (prefetched key and value blocks), `_rc` (recomputed scores), `_fc`
+ * (float-add conversions), `_cf` (conflict-free workgroup layout). `--configs 8sg_stk,4sg_pf` picks some; the plan's default first.
+ * H100 (Dawn, 2026-11-26): 8sg_stk 232 ms, 2sg 257, 1sg 260, 4sg 264, 8sg 285, 2sg_stk 288,
+ * 4sg_stk 291, 2sg_sep 329, 4sg_sep 349.
+ */
+const defaultConfigs = [
+  "4sg",
+  "8sg_stk",
+  "8sg_cf",
+  "4sg_cf",
+  "2sg_cf",
+  "1sg_cf",
+  "4sg_stk_cf",
+  "4sg_pf_cf",
+  "2sg_pf_cf",
+  "4sg_pf_cf_fc",
+  "4sg_pf_cf_rc",
+  "8sg_cf_fc",
+  "8sg_pf",
 ];
+const configs = flag("configs", defaultConfigs.join(",")).split(",");
 let prepMs = NaN;
-for (const [subgroups, separateProducts, stageKeys] of configs) {
-  const name = `${mode}_${subgroups}sg${separateProducts ? "_sep" : ""}${stageKeys ? "_stk" : ""}`;
+for (const config of configs) {
+  const name = `${mode}_${config}`;
   try {
-    const plan = int8AttentionPlan(spec, target, { subgroups, separateProducts, stageKeys });
+    const [count, ...parts] = config.split("_");
+    const has = (part: string) => parts.includes(part);
+    const unknown = parts.filter((p) => !["sep", "stk", "pf", "rc", "fc", "cf"].includes(p));
+    if (!/^\d+sg$/.test(count!) || unknown.length > 0) {
+      throw new Error(`unknown configuration "${config}" (e.g. 4sg, 8sg_stk, 8sg_pf_rc_fc)`);
+    }
+    const plan = int8AttentionPlan(spec, target, {
+      subgroups: parseInt(count!),
+      separateProducts: has("sep"),
+      stageKeys: has("stk"),
+      prefetch: has("pf"),
+      recomputeScores: has("rc"),
+      fastConvert: has("fc"),
+      conflictFree: has("cf"),
+    });
     // One binding (the inputs are 1.3 GB at full size) for the check and the timing.
     const bound = await bindPlan(gpu, plan, [Q, K, V], outputs);
     let ms: number, relL2: number;

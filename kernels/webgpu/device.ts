@@ -13,6 +13,7 @@ import type { Int8MatrixUnits } from "./kernel.ts";
 import { probeInt8MatrixUnits } from "./int8_matrix_probe.ts";
 import { existsSync as fsExistsSync } from "node:fs";
 import { loadGpu, runtimeName } from "./binding.ts";
+import { usePollScheduleFor } from "./gpu_wait.ts";
 
 /** Optional features we request whenever the adapter offers them. */
 export const wantedFeatures = ["shader-f16", "subgroups", "timestamp-query"] as const;
@@ -368,6 +369,7 @@ export async function acquireGpu(
       "int8 subgroup matrices on 32-lane subgroups",
     runtime: runtimeName(),
   };
+  usePollScheduleFor(info);
   const context = new GpuContext(device, info, [gpu, adapter]);
   if (device.features.has(subgroupMatrixFeature)) {
     // Kernels are planned from the report, so the convention is settled before any of them.

@@ -13,6 +13,11 @@
  * granularity and nested ones measured 2.4 ms apart, which added up to that much latency to
  * every read on a real GPU. Outside our waits the original `setImmediate` is restored.
  *
+ * On a hardware adapter no core is taken from the GPU, but a sleep is up to 1/16 of the wait
+ * late (and Linux adds ~50 us of timer slack to every sleep): at a 3.3 ms matmul that is ~0.2
+ * ms, 6% of the call. So `device.ts` installs {@link hardwarePollSchedule}, which polls without
+ * sleeping for the first 20 ms of every wait and only then sleeps as above.
+ *
  * @module
  */
 
@@ -26,6 +31,8 @@ interface ImmediateGlobal {
 export interface PollSchedule {
   /** Polls passed straight to the original `setImmediate`. */
   readonly immediate: number;
+  /** And every poll within this many microseconds of the wait's start (default 0). */
+  readonly spinMicros?: number;
   /** Then each poll first sleeps this fraction of the time waited so far... */
   readonly sleepFraction: number;
   /** ...but at least this many microseconds... */
@@ -59,6 +66,19 @@ let schedule: PollSchedule = defaultPollSchedule;
 let original: Immediate | undefined;
 
 /**
+ * The schedule on hardware adapters: dawn.node's own busy polling for the first 20 ms of a wait
+ * (an idle CPU core costs the GPU nothing), then the default's growing sleeps, so that long
+ * waits do not spin.
+ *
+ * @example
+ * ```ts
+ * import { hardwarePollSchedule, sleepBeforePoll } from "./gpu_wait.ts";
+ * sleepBeforePoll(hardwarePollSchedule, 100, 3300); // 0: spinning
+ * ```
+ */
+export const hardwarePollSchedule: PollSchedule = { ...defaultPollSchedule, spinMicros: 20_000 };
+
+/**
  * The sleep before poll number `poll` (1-based) after `waitedMicros` of waiting, in
  * microseconds (0: poll at once).
  *
@@ -70,7 +90,7 @@ let original: Immediate | undefined;
  * ```
  */
 export function sleepBeforePoll(s: PollSchedule, poll: number, waitedMicros: number): number {
-  if (poll <= s.immediate) return 0;
+  if (poll <= s.immediate || waitedMicros < (s.spinMicros ?? 0)) return 0;
   return Math.min(s.maxSleepMicros, Math.max(s.minSleepMicros, waitedMicros * s.sleepFraction));
 }
 
@@ -82,7 +102,8 @@ function politeImmediate(callback: (...args: unknown[]) => void, ...args: unknow
 }
 
 /**
- * Sets the poll schedule (`null` restores the default); `"native"` keeps dawn.node's own
+ * Sets the poll schedule (`null` restores the adapter's, see {@link usePollScheduleFor});
+ * `"native"` keeps dawn.node's own
  * `setImmediate` loop (for measuring the difference).
  *
  * @example
@@ -93,10 +114,28 @@ function politeImmediate(callback: (...args: unknown[]) => void, ...args: unknow
  */
 export function setPollSchedule(next: PollSchedule | "native" | null): void {
   native = next === "native";
-  schedule = next === null || next === "native" ? defaultPollSchedule : next;
+  schedule = next === null || next === "native" ? adapterSchedule : next;
 }
 
+/** The schedule `setPollSchedule(null)` restores: the adapter's (see usePollScheduleFor). */
+let adapterSchedule: PollSchedule = defaultPollSchedule;
+
 let native = false;
+
+/**
+ * Picks the schedule for the process's adapter: {@link hardwarePollSchedule} on a GPU, the
+ * default on a software adapter (whose cores are the GPU). `setPollSchedule` overrides it.
+ *
+ * @example
+ * ```ts
+ * import { usePollScheduleFor } from "./gpu_wait.ts";
+ * usePollScheduleFor({ isSoftware: true }); // the default schedule
+ * ```
+ */
+export function usePollScheduleFor(adapter: { readonly isSoftware: boolean }): void {
+  adapterSchedule = adapter.isSoftware ? defaultPollSchedule : hardwarePollSchedule;
+  schedule = adapterSchedule;
+}
 
 /**
  * Awaits a promise that dawn.node resolves by polling, with the polite poll schedule.

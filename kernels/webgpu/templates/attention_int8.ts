@@ -89,6 +89,35 @@ export interface Int8AttentionOptions {
    * Default false.
    */
   readonly stageKeys?: boolean;
+  /**
+   * Read the next key block's int8 keys and values from storage into registers at the start of
+   * each block, and write them to single-buffered workgroup tiles once the block's value product
+   * has been read (subgroup-matrix forms only; not with `separateProducts` or `stageKeys`): the
+   * storage latency hides behind the block's softmax, and every subgroup reads its key and value
+   * tiles from workgroup memory, for `64 (Dp + Dvp)` bytes. Default false.
+   */
+  readonly prefetch?: boolean;
+  /**
+   * Hold no row of scores in registers: the probability pass reads the scores from workgroup
+   * memory again after the row maximum (fewer registers per lane, more workgroup reads).
+   * Default false.
+   */
+  readonly recomputeScores?: boolean;
+  /**
+   * Convert between int32 and float32 by float adds of 1.5 * 2^23 and bit casts instead of
+   * conversion instructions (exact: scores, value products and probabilities all lie within
+   * 2^22; rounding to the nearest even like WGSL's `round`, on adapters whose float adds round to
+   * nearest, as every GPU and lavapipe do). Default false.
+   */
+  readonly fastConvert?: boolean;
+  /**
+   * Lay the int32 product tiles out with row strides of 1 (mod 32) words, the probability rows
+   * with 17 words, and let the two lanes of a row walk their halves from opposite ends, so that
+   * the 32 lanes' workgroup reads and writes of one step fall in 32 different banks. With the
+   * plain layout (stride 64, halves 32 words apart) every lane of a subgroup reads the same
+   * bank: a 32-way conflict on every score and product read. Default false.
+   */
+  readonly conflictFree?: boolean;
 }
 
 /**
@@ -112,19 +141,47 @@ export function int8AttentionNative(target: KernelTarget): boolean {
 /**
  * Workgroup memory of the main kernel: per subgroup a 16-row int32 tile of stride
  * `max(64, Dvp)` (or two, of strides 64 and `Dvp`, with separate products), plus the int8
- * probabilities (at least 4 KB, see `mainKernel`), plus two staged key blocks when asked.
+ * probabilities (at least 4 KB, see `mainKernel`), plus two staged key blocks or one
+ * prefetched key and value block when asked.
  */
 function sharedBytes(spec: AttentionSpec, subgroups: number, shape: KernelShape): number {
   const dvp = Math.ceil(spec.headDimV / 16) * 16, dp = Math.ceil(spec.headDim / 32) * 32;
-  const products = shape.separate ? bc + dvp : Math.max(bc, dvp);
-  const keys = shape.stageKeys ? 2 * bc * dp : 0; // two key blocks, int8
-  return (subgroups * 16 * products + Math.max(subgroups * 16 * (bc / 4), 16 * bc)) * 4 + keys;
+  const { sw, ow, pWords } = tileStrides(dvp, subgroups, shape);
+  const products = shape.separate ? sw + ow : sw;
+  // Two key blocks (staged), or one key and one value block (prefetched), int8.
+  const keys = shape.stageKeys ? 2 * bc * dp : shape.prefetch ? bc * (dp + dvp) : 0;
+  return (subgroups * 16 * products + pWords) * 4 + keys;
+}
+
+/**
+ * Row strides (in words) of the main kernel's workgroup tiles: `sw` of the scores, `ow` of the
+ * value product (the same tile unless separate), `pStride` of the packed probabilities, and the
+ * probabilities' array length `pWords`. Dawn's validator sizes an int8 matrix access as if its
+ * stride counted i32 words (Dawn 0.6.2: 16 rows of stride 64 "need" 3,872 bytes), so one
+ * subgroup's probabilities are padded to 16 rows of `4 pStride` words, whichever unit the
+ * device's probe finds the loads use.
+ */
+function tileStrides(
+  dvp: number,
+  subgroups: number,
+  shape: KernelShape,
+): { sw: number; ow: number; pStride: number; pWords: number } {
+  // The next stride of 1 (mod 32) words: row r then starts in bank r.
+  const odd = (x: number) => shape.conflictFree ? x + (33 - (x % 32)) % 32 : x;
+  const sw = odd(shape.separate ? bc : Math.max(bc, dvp));
+  const ow = shape.separate ? odd(dvp) : sw;
+  const pStride = bc / 4 + (shape.conflictFree ? 1 : 0);
+  return { sw, ow, pStride, pWords: Math.max(subgroups * 16 * pStride, 16 * 4 * pStride) };
 }
 
 /** The main kernel's layout choices (see {@link Int8AttentionOptions}). */
 interface KernelShape {
   readonly separate: boolean;
   readonly stageKeys: boolean;
+  readonly prefetch: boolean;
+  readonly recompute: boolean;
+  readonly fastConvert: boolean;
+  readonly conflictFree: boolean;
 }
 
 /** Padded sizes shared by the kernels. */
@@ -432,28 +489,26 @@ function mainKernel(
   target: KernelTarget,
   mode: Int8MatrixMode,
   subgroups: number,
-  { separate, stageKeys }: KernelShape,
+  shape: KernelShape,
 ): KernelPlan["kernels"][number] {
+  const { separate, stageKeys, prefetch, recompute, fastConvert, conflictFree } = shape;
   const native = mode === "native";
   // The value product goes over the scores (row stride max(64, Dvp)) or to its own tile sO.
-  const sw = separate ? bc : Math.max(bc, l.dvp);
-  const ow = separate ? l.dvp : sw;
+  const { sw, ow, pStride, pWords } = tileStrides(l.dvp, subgroups, shape);
   const oName = separate ? "sO" : "sS";
   // The subgroup-matrix forms (native, and mimic for tests) share one kernel text.
   const matrices = mode !== "emulated";
   // Staged keys: the block's keys at sK[key * Dp + d] (int8 elements).
   const staged = stageKeys && matrices;
+  // Prefetched blocks: keys as staged (one buffer), values at sV[key * Dvp + c].
+  const fetched = prefetch && matrices && l.nkb > 0;
   const ops = mode === "native" ? nativeOps(target.int8MatrixUnits!) : mimicOps(
-    ["q8", "k8", "sP", "v8", ...(staged ? ["sK"] : [])],
+    ["q8", "k8", "sP", "v8", ...(staged || fetched ? ["sK"] : []), ...(fetched ? ["sV"] : [])],
     Math.max(l.dp / 32, bc / 32),
     [...new Set(["sS", oName])],
   );
   const grid = linearGrid(l.bh * l.qTiles, target.maxWorkgroupsPerDimension);
   const sgTile = 16 * sw, oTile = 16 * ow;
-  // Dawn's validator sizes an int8 matrix access as if its stride counted i32 words (Dawn
-  // 0.6.2: 16 rows of stride 64 "need" 3,872 bytes), so one subgroup's 1 KB of probabilities
-  // is padded to 4 KB, whichever unit the device's probe finds the loads use.
-  const pWords = Math.max(subgroups * 16 * (bc / 4), 16 * bc);
   const dp4 = l.dp / 4, dvp4 = l.dvp / 4, dvh = l.dvp / 2, skp = l.nkb * bc;
   const neg = negativeSentinel;
   const keyEnd = spec.causal
@@ -471,8 +526,16 @@ function mainKernel(
         ...range(l.dp / 32).map((kk) => {
           const offset = staged
             ? `kBuf + ${16 * n * l.dp + 32 * kk}u`
+            : fetched
+            ? `${16 * n * l.dp + 32 * kk}u`
             : `(bh * ${skp}u + kt + ${16 * n}u) * ${l.dp}u + ${32 * kk}u`;
-          const keys = ops.load("right", "col_major", staged ? "sK" : "k8", offset, l.dp);
+          const keys = ops.load(
+            "right",
+            "col_major",
+            staged || fetched ? "sK" : "k8",
+            offset,
+            l.dp,
+          );
           return `acc = ${ops.mma(`qa${kk}`, keys, "acc")};`;
         }),
         `${ops.store("sS", `sBase + ${16 * n}u`, "acc", sw)} }`,
@@ -494,9 +557,12 @@ function mainKernel(
       [
         `{ var acc = ${ops.zero};`,
         ...range(bc / 32).map((kk) => {
-          const p = ops.load("left", "row_major", "sP", `pBase * 4u + ${32 * kk}u`, bc);
-          const offset = `(bh * ${skp}u + kt + ${32 * kk}u) * ${l.dvp}u + ${16 * n}u`;
-          return `acc = ${ops.mma(p, ops.load("right", "row_major", "v8", offset, l.dvp), "acc")};`;
+          const p = ops.load("left", "row_major", "sP", `pBase * 4u + ${32 * kk}u`, 4 * pStride);
+          const offset = fetched
+            ? `${32 * kk * l.dvp + 16 * n}u`
+            : `(bh * ${skp}u + kt + ${32 * kk}u) * ${l.dvp}u + ${16 * n}u`;
+          const vals = ops.load("right", "row_major", fetched ? "sV" : "v8", offset, l.dvp);
+          return `acc = ${ops.mma(p, vals, "acc")};`;
         }),
         `${ops.store(oName, `oBase + ${16 * n}u`, "acc", ow)} }`,
       ].join("\n      ")
@@ -505,7 +571,7 @@ function mainKernel(
       let col = half * ${dvh}u + cc;
       var acc = 0i;
       for (var kw = 0u; kw < ${bc / 4}u; kw++) {
-        let p = unpack4xI8(bitcast<u32>(sP[pBase + r * ${bc / 4}u + kw]));
+        let p = unpack4xI8(bitcast<u32>(sP[pBase + r * ${pStride}u + kw]));
         for (var bi = 0u; bi < 4u; bi++) {
           let vw = unpack4xI8(bitcast<u32>(v8[(bh * ${skp}u + kt + kw * 4u + bi) * ${dvp4}u + col / 4u]));
           acc += p[bi] * vw[col % 4u];
@@ -513,7 +579,38 @@ function mainKernel(
       }
       ${oName}[oBase + r * ${ow}u + col] = acc;
     }`;
+  // int32 -> float32 and float32 -> nearest int32 (see Int8AttentionOptions.fastConvert).
+  const toFloat = (x: string) =>
+    fastConvert ? `(bitcast<f32>(${x} + ${0x4b400000}i) - 12582912.0f)` : `f32(${x})`;
+  const toInt = (x: string) =>
+    fastConvert ? `(bitcast<i32>(${x} + 12582912.0f) - ${0x4b400000}i)` : `i32(round(${x}))`;
   const xs = range(32);
+  // Conflict-free: lane 2r + 1 starts its half 16 scores (and 16 / 4 probability words) in.
+  const at = (j: string) => conflictFree ? `((${j}) ^ hs)` : j;
+  const score = (j: string) =>
+    `select(${neg}, ${toFloat(`sS[sRow + ${at(j)}]`)} * scale, k0 + ${at(j)} < limit)`;
+  const pWord = (w: string) =>
+    `sP[pBase + r * ${pStride}u + half * 8u + ${conflictFree ? `(${w} ^ (hs >> 2u))` : w}]`;
+  // Value-product columns: lane 2r + 1 starts `rot` columns in (mod Dv / 2), which puts its
+  // reads 16 banks from lane 2r's: `Dvp / 2 + rot = 16 (mod 32)`.
+  const rot = conflictFree ? ((16 - (dvh % 32) + 32) % 32) % dvh : 0;
+  const column = (c: number) => rot === 0 ? `${c}u` : `((${c}u + oRot) % ${dvh}u)`;
+  const probability = (x: string) =>
+    `select(0i, ${toInt(`127.0f * exp2(${x} - b)`)}, ${x} > ${neg})`;
+  // Prefetch: each invocation moves these words of the next key and value blocks.
+  const lanes = 32 * subgroups;
+  const kWords = fetched ? (bc * dp4) / lanes : 0, vWords = fetched ? (bc * dvp4) / lanes : 0;
+  const fetchBlock = (block: string, into: (kind: "k" | "v", i: number, value: string) => string) =>
+    [
+      ...range(kWords).map((i) =>
+        into("k", i, `k8[(bh * ${l.nkb}u + ${block}) * ${bc * dp4}u + li + ${i * lanes}u]`)
+      ),
+      ...range(vWords).map((i) =>
+        into("v", i, `v8[(bh * ${l.nkb}u + ${block}) * ${bc * dvp4}u + li + ${i * lanes}u]`)
+      ),
+    ].join("\n    ");
+  const tileOf = (kind: "k" | "v", i: number) =>
+    `${kind === "k" ? "sK" : "sV"}[li + ${i * lanes}u]`;
   const maxTree = (names: string[]): string =>
     names.length === 1
       ? names[0]!
@@ -538,6 +635,12 @@ ${
 var<workgroup> sS: array<i32, ${subgroups * sgTile}>;
 ${separate ? `var<workgroup> sO: array<i32, ${subgroups * oTile}>;` : ""}
 ${staged ? `var<workgroup> sK: array<i32, ${2 * bc * dp4}>;` : ""}
+${
+    fetched
+      ? `var<workgroup> sK: array<i32, ${bc * dp4}>;
+var<workgroup> sV: array<i32, ${bc * dvp4}>;`
+      : ""
+  }
 var<workgroup> sP: array<i32, ${pWords}>;
 ${matrices ? ops.prelude : ""}
 @compute @workgroup_size(${32 * subgroups})
@@ -564,7 +667,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   let rowScale = qs[(bh * ${l.sqp}u + row) * 2u];
   let sBase = sg * ${sgTile}u;
   let oBase = sg * ${oTile}u;
-  let pBase = sg * ${16 * (bc / 4)}u;
+  let pBase = sg * ${16 * pStride}u;
+  ${conflictFree ? "let hs = half * 16u;" : ""}
+  ${rot === 0 ? "" : `let oRot = half * ${rot}u;`}
   ${
     matrices
       ? range(l.dp / 32).map((kk) =>
@@ -593,6 +698,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     }
   }
   workgroupBarrier(); // the first key block is staged`
+      : fetched
+      ? `if (keyEnd > 0u) {
+    ${fetchBlock("0u", (kind, i, value) => `${tileOf(kind, i)} = ${value};`)}
+  }
+  workgroupBarrier(); // the first key and value blocks are in workgroup memory`
       : ""
   }
   for (var t = 0u; t * ${bc}u < keyEnd; t++) {
@@ -608,6 +718,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
       }
     }
     let kBuf = (t % 2u) * ${bc * l.dp}u; // this block's half of sK, in int8 elements`
+      : fetched
+      ? `// The next block (or this one again, at the end) into registers; stored after the value
+    // product has been read, where its latency has passed.
+    let nextBlock = min(t + 1u, ${l.nkb - 1}u);
+    ${fetchBlock("nextBlock", (kind, i, value) => `let ${kind}Next${i} = ${value};`)}`
       : ""
   }
     ${scores}
@@ -616,37 +731,64 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     let sRow = sBase + r * ${sw}u + half * 32u;
     let k0 = kt + half * 32u;
     ${
-    xs.map((j) => `let x${j} = select(${neg}, f32(sS[sRow + ${j}u]) * scale, k0 + ${j}u < limit);`)
-      .join("\n    ")
+    recompute
+      ? `var own = ${neg};
+    for (var j = 0u; j < 32u; j++) { own = max(own, ${score("j")}); }`
+      : `${xs.map((j) => `let x${j} = ${score(`${j}u`)};`).join("\n    ")}
+    let own = ${maxTree(xs.map((j) => `x${j}`))};`
   }
-    let own = ${maxTree(xs.map((j) => `x${j}`))};
     let b = max(own, subgroupShuffleXor(own, 1u));
     let mNew = max(m, b);
     let alpha = exp2(m - mNew);
     let f = exp2(b - mNew);
     ${
-    xs.map((j) => `let p${j} = select(0i, i32(round(127.0f * exp2(x${j} - b))), x${j} > ${neg});`)
-      .join("\n    ")
-  }
+    recompute
+      ? `// The scores again, from workgroup memory: four probabilities per packed word.
+    var pSum = 0i;
+    for (var w = 0u; w < 8u; w++) {
+      let j = 4u * w;
+      let pw = vec4<i32>(${
+        range(4).map((i) => probability(score(`j + ${i}u`))).join(",\n        ")
+      });
+      ${pWord("w")} = bitcast<i32>(pack4xI8(pw));
+      pSum += pw.x + pw.y + pw.z + pw.w;
+    }`
+      : `${xs.map((j) => `let p${j} = ${probability(`x${j}`)};`).join("\n    ")}
     ${
-    range(8).map((w) =>
-      `sP[pBase + r * ${bc / 4}u + half * 8u + ${w}u] = bitcast<i32>(pack4xI8(vec4<i32>(${
-        range(4).map((i) => `p${4 * w + i}`).join(", ")
-      })));`
-    ).join("\n    ")
+        range(8).map((w) =>
+          `${pWord(`${w}u`)} = bitcast<i32>(pack4xI8(vec4<i32>(${
+            range(4).map((i) => `p${4 * w + i}`).join(", ")
+          })));`
+        ).join("\n    ")
+      }
+    let pSum = ${xs.map((j) => `p${j}`).join(" + ")};`
   }
-    let pSum = ${xs.map((j) => `p${j}`).join(" + ")};
     l = l * alpha + f * f32(pSum);
     workgroupBarrier(); // the probabilities are stored and the scores read
     ${values}
     workgroupBarrier(); // the value product is stored
     let oRow = oBase + r * ${ow}u + half * ${dvh}u;
     ${
-    range(dvh).map((c) => `o${c} = o${c} * alpha + f * f32(${oName}[oRow + ${c}u]);`).join(
-      "\n    ",
-    )
+    rot === 0 ? "" : `// Columns c + rot past Dv / 2 wrap to the start of the half.
+    let oA = oRow + oRot;
+    let oB = oA - half * ${dvh}u;`
+  }
+    ${
+    range(dvh).map((c) =>
+      `o${c} = o${c} * alpha + f * ${
+        toFloat(`${oName}[${rot === 0 ? "oRow" : c < dvh - rot ? "oA" : "oB"} + ${c}u]`)
+      };`
+    ).join("\n    ")
   }
     m = mNew;
+    ${
+    fetched
+      ? `// Every subgroup has read this block's keys and values (before the last barrier); the
+    // next barrier publishes the next block's.
+    ${range(kWords).map((i) => `${tileOf("k", i)} = kNext${i};`).join("\n    ")}
+    ${range(vWords).map((i) => `${tileOf("v", i)} = vNext${i};`).join("\n    ")}`
+      : ""
+  }
     ${
     separate
       ? "// The next scores go to sS, read before the last barrier: no barrier needed here."
@@ -660,7 +802,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     let c0 = half * ${dvh}u;
     ${
     range(dvh).map((c) =>
-      `if (c0 + ${c}u < ${l.dv}u) { o[oAt + c0 + ${c}u] = select(0.0f, stat[sb + c0 + ${c}u] / 127.0f * o${c} / total + stat[sb + ${l.dvp}u + c0 + ${c}u], total > 0.0f); }`
+      `{ let col = c0 + ${
+        column(c)
+      }; if (col < ${l.dv}u) { o[oAt + col] = select(0.0f, stat[sb + col] / 127.0f * o${c} / total + stat[sb + ${l.dvp}u + col], total > 0.0f); } }`
     ).join("\n    ")
   }
     if (half == 0u) {
@@ -672,7 +816,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
 }
 `;
   return {
-    name: `attn_i8_fwd_${mode}_${subgroups}sg${separate ? "_sep" : ""}${staged ? "_stk" : ""}`,
+    name: `attn_i8_fwd_${mode}_${subgroups}sg${separate ? "_sep" : ""}${staged ? "_stk" : ""}${
+      fetched ? "_pf" : ""
+    }${recompute ? "_rc" : ""}${fastConvert ? "_fc" : ""}${conflictFree ? "_cf" : ""}`,
     code,
     bindings: [
       read("i8_q"),
@@ -713,7 +859,28 @@ export function int8AttentionPlan(
     separate: options.separateProducts ?? false,
     // The emulated products read keys straight from storage: nothing to stage.
     stageKeys: (options.stageKeys ?? false) && mode !== "emulated",
+    prefetch: (options.prefetch ?? false) && mode !== "emulated",
+    recompute: options.recomputeScores ?? false,
+    fastConvert: options.fastConvert ?? false,
+    conflictFree: options.conflictFree ?? false,
   };
+  // Dawn's validator sizes a constant-offset matrix access in i32 words; with element offsets
+  // or strides the single-buffered tiles would have to be padded four-fold (see pWords in mainKernel).
+  if (
+    shape.prefetch && mode === "native" &&
+    (target.int8MatrixUnits?.offset !== 4 || target.int8MatrixUnits.stride !== 4)
+  ) {
+    throw new Error(
+      `int8 attention: prefetch needs subgroup-matrix offsets and strides counted in i32 words; this ` +
+        `adapter's probe found ${JSON.stringify(target.int8MatrixUnits ?? null)}`,
+    );
+  }
+  if (options.prefetch && (shape.separate || options.stageKeys)) {
+    throw new Error(
+      `int8 attention: prefetch stores the next block after the fourth barrier and replaces ` +
+        `stageKeys; got separateProducts ${shape.separate}, stageKeys ${options.stageKeys}`,
+    );
+  }
   const fits = (n: number) =>
     sharedBytes(spec, n, shape) <= target.maxWorkgroupStorageBytes &&
     32 * n <= target.maxInvocationsPerWorkgroup;

@@ -2,7 +2,10 @@ import fc from "fast-check";
 import { assert, assertEquals } from "../../_assert.ts";
 import {
   defaultPollSchedule,
+  hardwarePollSchedule,
+  setPollSchedule,
   sleepBeforePoll,
+  usePollScheduleFor,
   waitForGpu,
 } from "../../../kernels/webgpu/gpu_wait.ts";
 
@@ -69,4 +72,32 @@ Deno.test("nested waitForGpu calls restore setImmediate only when the last one e
   assert(g.setImmediate !== before, "the outer wait lost its polite setImmediate");
   await slow;
   assertEquals(g.setImmediate, before);
+});
+
+Deno.test("the hardware schedule spins for its first 20 ms, then sleeps like the default", () => {
+  const s = hardwarePollSchedule;
+  for (const waited of [0, 100, 3_300, 19_999]) assertEquals(sleepBeforePoll(s, 1000, waited), 0);
+  for (const waited of [20_000, 1e5, 1e7]) {
+    assertEquals(
+      sleepBeforePoll(s, 1000, waited),
+      sleepBeforePoll(defaultPollSchedule, 1000, waited),
+    );
+    assert(sleepBeforePoll(s, 1000, waited) > 0, `no sleep after ${waited} us`);
+  }
+});
+
+Deno.test("a 5 ms wait on the hardware schedule is noticed within a fraction of a millisecond", async () => {
+  usePollScheduleFor({ isSoftware: false });
+  try {
+    const event = polledEvent(5);
+    const t0 = performance.now();
+    await waitForGpu(event.done);
+    const late = performance.now() - t0 - 5;
+    // The default schedule sleeps up to ~0.3 ms (plus timer slack) at this point of the wait.
+    assert(late < 2, `the event was noticed ${late.toFixed(3)} ms late`);
+    assert(event.polls() > 50, `${event.polls()} polls in 5 ms: the wait did not spin`);
+  } finally {
+    usePollScheduleFor({ isSoftware: true });
+    setPollSchedule(null);
+  }
 });

@@ -48,6 +48,14 @@ interface Case {
   separate: boolean;
   /** The key blocks staged in workgroup memory (subgroup-matrix forms). */
   stageKeys: boolean;
+  /** The next key and value blocks prefetched (subgroup-matrix forms; default false). */
+  prefetch?: boolean;
+  /** Scores read again from workgroup memory for the probabilities (default false). */
+  recomputeScores?: boolean;
+  /** int32 <-> float32 by float adds and bit casts (default false). */
+  fastConvert?: boolean;
+  /** Odd row strides and rotated halves for conflict-free workgroup access (default false). */
+  conflictFree?: boolean;
   seed: number;
 }
 
@@ -63,6 +71,10 @@ async function check(c: Case, mode: Int8MatrixMode): Promise<void> {
     mode,
     separateProducts: c.separate,
     stageKeys: c.stageKeys,
+    prefetch: c.prefetch ?? false,
+    recomputeScores: c.recomputeScores ?? false,
+    fastConvert: c.fastConvert ?? false,
+    conflictFree: c.conflictFree ?? false,
     ...(c.subgroups === undefined ? {} : { subgroups: c.subgroups }),
   });
   const [outBytes, lseBytes] = await runPlan(
@@ -183,6 +195,57 @@ const examples: Case[] = [
     stageKeys: true,
     seed: 5,
   },
+  // Prefetched blocks with recomputed scores and float-add conversions: causal, ragged blocks,
+  // padded head dims (Dp = 32, Dvp = 48).
+  {
+    batch: 1,
+    heads: 2,
+    seqQ: 75,
+    seqK: 140,
+    headDim: 24,
+    headDimV: 40,
+    causal: true,
+    subgroups: 4,
+    separate: false,
+    stageKeys: false,
+    prefetch: true,
+    recomputeScores: true,
+    fastConvert: true,
+    conflictFree: true,
+    seed: 6,
+  },
+  // The register-light and conversion options without prefetch, one with the separate tile.
+  {
+    batch: 1,
+    heads: 1,
+    seqQ: 33,
+    seqK: 129,
+    headDim: 64,
+    headDimV: 64,
+    causal: false,
+    subgroups: 2,
+    separate: true,
+    stageKeys: false,
+    recomputeScores: true,
+    conflictFree: true,
+    seed: 7,
+  },
+  {
+    batch: 1,
+    heads: 1,
+    seqQ: 20,
+    seqK: 65,
+    headDim: 64,
+    headDimV: 80,
+    causal: false,
+    subgroups: 1,
+    separate: false,
+    stageKeys: true,
+    fastConvert: true,
+    // Dv / 2 = 40 columns per lane: the rotated columns wrap.
+    conflictFree: true,
+    seed: 8,
+  },
 ];
 
 // Wide values leave the workgroup shape to the plan, and separate products take at most two
@@ -198,8 +261,15 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
   subgroups: fc.constantFrom(1 as const, 2 as const, 4 as const, undefined),
   separate: fc.boolean(),
   stageKeys: fc.boolean(),
+  prefetch: fc.boolean(),
+  recomputeScores: fc.boolean(),
+  fastConvert: fc.boolean(),
+  conflictFree: fc.boolean(),
   seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
 }).map((c) =>
+  // Prefetch replaces staged keys and needs the shared product tile.
+  c.prefetch ? { ...c, separate: false, stageKeys: false } : c
+).map((c) =>
   c.headDimV > 64
     ? { ...c, subgroups: undefined }
     : c.separate && c.subgroups === 4
@@ -286,14 +356,18 @@ Deno.test({
         const target = { ...base, int8MatrixUnits: units };
         for (const c of examples) {
           for (
-            const [subgroups, separate, stageKeys] of [
-              [1, false, false],
-              [4, false, true],
-              [8, false, false],
-              [1, true, true],
-              [2, true, false],
+            const [subgroups, separate, stageKeys, prefetch] of [
+              [1, false, false, false],
+              [4, false, true, false],
+              [8, false, false, false],
+              [1, true, true, false],
+              [2, true, false, false],
+              [8, false, false, true],
+              [2, false, false, true],
             ] as const
           ) {
+            // Prefetch is refused with element offsets or strides (see int8AttentionPlan).
+            if (prefetch && (units.offset !== 4 || units.stride !== 4)) continue;
             // Shapes that do not fit 48 KB at D = Dv = 128 are refused by the plan (tested below).
             let plan;
             try {
@@ -301,6 +375,12 @@ Deno.test({
                 subgroups,
                 separateProducts: separate,
                 stageKeys,
+                prefetch,
+                // The conversion and register options change only plain WGSL: on for half.
+                recomputeScores: prefetch || separate,
+                fastConvert: prefetch || stageKeys,
+                // (Eight subgroups with prefetched blocks fill 48 KB without the padding.)
+                conflictFree: subgroups !== 8,
               });
             } catch (e) {
               if (String(e).includes("bytes of workgroup memory") && c.headDimV > 64) continue;
@@ -353,6 +433,11 @@ Deno.test({
       () => int8AttentionPlan(spec, { ...target, maxWorkgroupStorageBytes: 4096 }),
       Error,
       "bytes of workgroup memory",
+    );
+    assertThrows(
+      () => int8AttentionPlan(spec, target, { prefetch: true, separateProducts: true }),
+      Error,
+      "separateProducts true",
     );
   },
 });
