@@ -115,22 +115,18 @@ const results: Record<string, unknown>[] = [];
  * (staged keys), `_pf` (prefetched key and value blocks), `_rc` (recomputed scores), `_fc`
  * (float-add conversions), `_cf` (conflict-free workgroup layout). `--configs 8sg_stk,4sg_pf` picks some; the plan's default first.
  * H100 (Dawn, 2026-11-26): 8sg_stk 232 ms, 2sg 257, 1sg 260, 4sg 264, 8sg 285, 2sg_stk 288,
- * 4sg_stk 291, 2sg_sep 329, 4sg_sep 349.
+ * 4sg_stk 291, 2sg_sep 329, 4sg_sep 349; second run: 4sg_pf_cf_rc 216, 8sg_pf 221, 4sg_cf 223,
+ * 8sg_stk 233, 8sg_cf_fc 242, 8sg_cf 245, 4sg_pf_cf_fc 247, 4sg_pf_cf 251, 2sg_cf 254, 2sg_pf_cf
+ * 257, 1sg_cf 291, 4sg_stk_cf 295 (every relative L2 1.02e-2).
  */
 const defaultConfigs = [
-  "4sg",
-  "8sg_stk",
-  "8sg_cf",
-  "4sg_cf",
-  "2sg_cf",
-  "1sg_cf",
-  "4sg_stk_cf",
-  "4sg_pf_cf",
-  "2sg_pf_cf",
-  "4sg_pf_cf_fc",
   "4sg_pf_cf_rc",
-  "8sg_cf_fc",
+  "8sg_pf_rc",
+  "4sg_cf_rc",
   "8sg_pf",
+  "8sg_stk_rc",
+  "4sg_pf_cf_rc_fc",
+  "2sg_pf_cf_rc",
 ];
 const configs = flag("configs", defaultConfigs.join(",")).split(",");
 let prepMs = NaN;

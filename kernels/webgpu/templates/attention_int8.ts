@@ -552,21 +552,29 @@ function mainKernel(
     }
       sS[sBase + r * ${sw}u + key] = acc;
     }`;
+  // The probabilities' two 16 x 32 tiles are loaded once for all Dvp / 16 value tiles.
   const values = matrices
-    ? range(l.dvp / 16).map((n) =>
-      [
-        `{ var acc = ${ops.zero};`,
-        ...range(bc / 32).map((kk) => {
-          const p = ops.load("left", "row_major", "sP", `pBase * 4u + ${32 * kk}u`, 4 * pStride);
-          const offset = fetched
-            ? `${32 * kk * l.dvp + 16 * n}u`
-            : `(bh * ${skp}u + kt + ${32 * kk}u) * ${l.dvp}u + ${16 * n}u`;
-          const vals = ops.load("right", "row_major", fetched ? "sV" : "v8", offset, l.dvp);
-          return `acc = ${ops.mma(p, vals, "acc")};`;
-        }),
-        `${ops.store(oName, `oBase + ${16 * n}u`, "acc", ow)} }`,
-      ].join("\n      ")
-    ).join("\n    ")
+    ? [
+      ...range(bc / 32).map((kk) =>
+        `let pa${kk} = ${
+          ops.load("left", "row_major", "sP", `pBase * 4u + ${32 * kk}u`, 4 * pStride)
+        };`
+      ),
+      ...range(l.dvp / 16).map((n) =>
+        [
+          `{ var acc = ${ops.zero};`,
+          ...range(bc / 32).map((kk) => {
+            const p = `pa${kk}`;
+            const offset = fetched
+              ? `${32 * kk * l.dvp + 16 * n}u`
+              : `(bh * ${skp}u + kt + ${32 * kk}u) * ${l.dvp}u + ${16 * n}u`;
+            const vals = ops.load("right", "row_major", fetched ? "sV" : "v8", offset, l.dvp);
+            return `acc = ${ops.mma(p, vals, "acc")};`;
+          }),
+          `${ops.store(oName, `oBase + ${16 * n}u`, "acc", ow)} }`,
+        ].join("\n      ")
+      ),
+    ].join("\n    ")
     : `for (var cc = 0u; cc < ${dvh}u; cc++) {
       let col = half * ${dvh}u + cc;
       var acc = 0i;
@@ -854,22 +862,26 @@ export function int8AttentionPlan(
   options: Int8AttentionOptions = {},
 ): KernelPlan {
   const mode = options.mode ?? (int8AttentionNative(target) ? "native" : "emulated");
-  // By default 4 subgroups, or fewer where a wide Dv would not fit the workgroup memory.
+  // Native defaults: the fastest configuration of the H100 sweep (2026-11-26, S = 17,776:
+  // 4 subgroups, prefetched blocks, conflict-free layout, recomputed scores, 216 ms; the plain
+  // 4-subgroup kernel took 264 ms). Prefetch needs word units (see below).
+  const native = mode === "native";
+  const wordUnits = target.int8MatrixUnits?.offset === 4 && target.int8MatrixUnits.stride === 4;
+  const separate = options.separateProducts ?? false;
   const shape: KernelShape = {
-    separate: options.separateProducts ?? false,
+    separate,
     // The emulated products read keys straight from storage: nothing to stage.
     stageKeys: (options.stageKeys ?? false) && mode !== "emulated",
-    prefetch: (options.prefetch ?? false) && mode !== "emulated",
-    recompute: options.recomputeScores ?? false,
+    prefetch: (options.prefetch ?? (native && wordUnits && !separate && !options.stageKeys)) &&
+      mode !== "emulated",
+    recompute: options.recomputeScores ?? native,
     fastConvert: options.fastConvert ?? false,
-    conflictFree: options.conflictFree ?? false,
+    conflictFree: options.conflictFree ?? native,
   };
+  // By default 4 subgroups, or fewer where a wide Dv would not fit the workgroup memory.
   // Dawn's validator sizes a constant-offset matrix access in i32 words; with element offsets
   // or strides the single-buffered tiles would have to be padded four-fold (see pWords in mainKernel).
-  if (
-    shape.prefetch && mode === "native" &&
-    (target.int8MatrixUnits?.offset !== 4 || target.int8MatrixUnits.stride !== 4)
-  ) {
+  if (shape.prefetch && native && !wordUnits) {
     throw new Error(
       `int8 attention: prefetch needs subgroup-matrix offsets and strides counted in i32 words; this ` +
         `adapter's probe found ${JSON.stringify(target.int8MatrixUnits ?? null)}`,

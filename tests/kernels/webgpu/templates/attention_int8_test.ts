@@ -355,6 +355,13 @@ Deno.test({
       for (const units of int8MatrixConventions) {
         const target = { ...base, int8MatrixUnits: units };
         for (const c of examples) {
+          // The plan's own defaults for this convention (prefetch only with word units).
+          const defaults = int8AttentionPlan(attentionSpec(c), target).kernels.at(-1)!;
+          const module = device.createShaderModule({ code: defaults.code });
+          const errors = (await module.getCompilationInfo()).messages.filter((m) =>
+            m.type === "error"
+          );
+          assert(errors.length === 0, `${defaults.name}: ${errors.map((m) => m.message)}`);
           for (
             const [subgroups, separate, stageKeys, prefetch] of [
               [1, false, false, false],
