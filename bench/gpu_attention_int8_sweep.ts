@@ -113,20 +113,21 @@ const results: Record<string, unknown>[] = [];
 /**
  * Configurations by name: `<subgroups>sg` then any of `_sep` (separate product tile), `_stk`
  * (staged keys), `_pf` (prefetched key and value blocks), `_rc` (recomputed scores), `_fc`
- * (float-add conversions), `_cf` (conflict-free workgroup layout). `--configs 8sg_stk,4sg_pf` picks some; the plan's default first.
+ * (float-add conversions), `_cf` (conflict-free workgroup layout), `_w` (32 rows per subgroup,
+ * one lane each). `--configs 8sg_stk,4sg_pf` picks some; the plan's default first.
  * H100 (Dawn, 2026-11-26): 8sg_stk 232 ms, 2sg 257, 1sg 260, 4sg 264, 8sg 285, 2sg_stk 288,
  * 4sg_stk 291, 2sg_sep 329, 4sg_sep 349; second run: 4sg_pf_cf_rc 216, 8sg_pf 221, 4sg_cf 223,
  * 8sg_stk 233, 8sg_cf_fc 242, 8sg_cf 245, 4sg_pf_cf_fc 247, 4sg_pf_cf 251, 2sg_cf 254, 2sg_pf_cf
  * 257, 1sg_cf 291, 4sg_stk_cf 295 (every relative L2 1.02e-2).
  */
 const defaultConfigs = [
-  "4sg_pf_cf_rc",
-  "8sg_pf_rc",
-  "4sg_cf_rc",
-  "8sg_pf",
-  "8sg_stk_rc",
   "4sg_pf_cf_rc_fc",
-  "2sg_pf_cf_rc",
+  "2sg_w_pf_cf_rc_fc",
+  "1sg_w_pf_cf_rc_fc",
+  "2sg_w_cf_rc_fc",
+  "2sg_w_pf_cf_fc",
+  "4sg_cf_rc_fc",
+  "8sg_pf_rc_fc",
 ];
 const configs = flag("configs", defaultConfigs.join(",")).split(",");
 let prepMs = NaN;
@@ -135,7 +136,7 @@ for (const config of configs) {
   try {
     const [count, ...parts] = config.split("_");
     const has = (part: string) => parts.includes(part);
-    const unknown = parts.filter((p) => !["sep", "stk", "pf", "rc", "fc", "cf"].includes(p));
+    const unknown = parts.filter((p) => !["sep", "stk", "pf", "rc", "fc", "cf", "w"].includes(p));
     if (!/^\d+sg$/.test(count!) || unknown.length > 0) {
       throw new Error(`unknown configuration "${config}" (e.g. 4sg, 8sg_stk, 8sg_pf_rc_fc)`);
     }
@@ -147,6 +148,7 @@ for (const config of configs) {
       recomputeScores: has("rc"),
       fastConvert: has("fc"),
       conflictFree: has("cf"),
+      wideRows: has("w"),
     });
     // One binding (the inputs are 1.3 GB at full size) for the check and the timing.
     const bound = await bindPlan(gpu, plan, [Q, K, V], outputs);

@@ -122,6 +122,13 @@ export interface Int8AttentionOptions {
    * bank: a 32-way conflict on every score and product read. Default: true in the native mode.
    */
   readonly conflictFree?: boolean;
+  /**
+   * Each subgroup owns 32 query rows, one lane per row, instead of 16 rows with two lanes each:
+   * every key and value tile loaded feeds two products (one per 16-row tile), the barriers per
+   * row halve, and no lane pair exchanges maxima or sums; each lane holds all `Dvp` output
+   * columns of its row. Default false.
+   */
+  readonly wideRows?: boolean;
 }
 
 /**
@@ -154,7 +161,7 @@ function sharedBytes(spec: AttentionSpec, subgroups: number, shape: KernelShape)
   const products = shape.separate ? sw + ow : sw;
   // Two key blocks (staged), or one key and one value block (prefetched), int8.
   const keys = shape.stageKeys ? 2 * bc * dp : shape.prefetch ? bc * (dp + dvp) : 0;
-  return (subgroups * 16 * products + pWords) * 4 + keys;
+  return (subgroups * (shape.wide ? 32 : 16) * products + pWords) * 4 + keys;
 }
 
 /**
@@ -162,7 +169,7 @@ function sharedBytes(spec: AttentionSpec, subgroups: number, shape: KernelShape)
  * value product (the same tile unless separate), `pStride` of the packed probabilities, and the
  * probabilities' array length `pWords`. Dawn's validator sizes an int8 matrix access as if its
  * stride counted i32 words (Dawn 0.6.2: 16 rows of stride 64 "need" 3,872 bytes), so one
- * subgroup's probabilities are padded to 16 rows of `4 pStride` words, whichever unit the
+ * subgroup's probabilities are padded to 16 (or 32) rows of `4 pStride` words, whichever unit the
  * device's probe finds the loads use.
  */
 function tileStrides(
@@ -175,7 +182,8 @@ function tileStrides(
   const sw = odd(shape.separate ? bc : Math.max(bc, dvp));
   const ow = shape.separate ? odd(dvp) : sw;
   const pStride = bc / 4 + (shape.conflictFree ? 1 : 0);
-  return { sw, ow, pStride, pWords: Math.max(subgroups * 16 * pStride, 16 * 4 * pStride) };
+  const rows = shape.wide ? 32 : 16;
+  return { sw, ow, pStride, pWords: Math.max(subgroups * rows * pStride, rows * 4 * pStride) };
 }
 
 /** The main kernel's layout choices (see {@link Int8AttentionOptions}). */
@@ -186,6 +194,8 @@ interface KernelShape {
   readonly recompute: boolean;
   readonly fastConvert: boolean;
   readonly conflictFree: boolean;
+  /** 32 rows per subgroup, one lane each (see Int8AttentionOptions.wideRows). */
+  readonly wide: boolean;
 }
 
 /** Padded sizes shared by the kernels. */
@@ -212,10 +222,10 @@ interface Layout {
   readonly partWidth: number;
 }
 
-function layoutOf(spec: AttentionSpec, subgroups: number): Layout {
+function layoutOf(spec: AttentionSpec, subgroups: number, rowsPerSubgroup: number): Layout {
   const bh = spec.batch * spec.heads;
   const dp = Math.ceil(spec.headDim / 32) * 32, dvp = Math.ceil(spec.headDimV / 16) * 16;
-  const rowsPerGroup = 16 * subgroups;
+  const rowsPerGroup = rowsPerSubgroup * subgroups;
   const qTiles = Math.ceil(spec.seqQ / rowsPerGroup);
   return {
     bh,
@@ -495,7 +505,12 @@ function mainKernel(
   subgroups: number,
   shape: KernelShape,
 ): KernelPlan["kernels"][number] {
-  const { separate, stageKeys, prefetch, recompute, fastConvert, conflictFree } = shape;
+  const { separate, stageKeys, prefetch, recompute, fastConvert, conflictFree, wide } = shape;
+  // Rows per subgroup, lanes per row, keys and value columns per lane, 16-row tiles.
+  const rowsPerSg = wide ? 32 : 16, lpr = wide ? 1 : 2;
+  const kpl = bc / lpr, rowTiles = rowsPerSg / 16;
+  // With one lane per row, odd strides alone put the 32 lanes in 32 banks.
+  const rotate = conflictFree && lpr === 2;
   const native = mode === "native";
   // The value product goes over the scores (row stride max(64, Dvp)) or to its own tile sO.
   const { sw, ow, pStride, pWords } = tileStrides(l.dvp, subgroups, shape);
@@ -512,8 +527,8 @@ function mainKernel(
     [...new Set(["sS", oName])],
   );
   const grid = linearGrid(l.bh * l.qTiles, target.maxWorkgroupsPerDimension);
-  const sgTile = 16 * sw, oTile = 16 * ow;
-  const dp4 = l.dp / 4, dvp4 = l.dvp / 4, dvh = l.dvp / 2, skp = l.nkb * bc;
+  const sgTile = rowsPerSg * sw, oTile = rowsPerSg * ow;
+  const dp4 = l.dp / 4, dvp4 = l.dvp / 4, cpl = l.dvp / lpr, skp = l.nkb * bc;
   const neg = negativeSentinel;
   const keyEnd = spec.causal
     ? `u32(clamp(i32(min(tile * ${l.rowsPerGroup}u + ${l.rowsPerGroup}u, ${l.sq}u)) + ${
@@ -523,7 +538,33 @@ function mainKernel(
   const rowLimit = spec.causal
     ? `u32(clamp(i32(row) + ${1 + l.sk - l.sq}, 0, ${l.sk}))`
     : `${l.sk}u`;
-  const scores = matrices
+  const scores = matrices && rowTiles === 2
+    ? range(bc / 16).map((n) =>
+      [
+        `{ var acc0 = ${ops.zero};`,
+        `var acc1 = ${ops.zero};`,
+        ...range(l.dp / 32).map((kk) => {
+          const offset = fetched
+            ? `${16 * n * l.dp + 32 * kk}u`
+            : staged
+            ? `kBuf + ${16 * n * l.dp + 32 * kk}u`
+            : `(bh * ${skp}u + kt + ${16 * n}u) * ${l.dp}u + ${32 * kk}u`;
+          const keys = ops.load(
+            "right",
+            "col_major",
+            staged || fetched ? "sK" : "k8",
+            offset,
+            l.dp,
+          );
+          return `{ let kx = ${keys};
+        acc0 = ${ops.mma(`q0_${kk}`, "kx", "acc0")};
+        acc1 = ${ops.mma(`q1_${kk}`, "kx", "acc1")}; }`;
+        }),
+        ops.store("sS", `sBase + ${16 * n}u`, "acc0", sw),
+        `${ops.store("sS", `sBase + ${16 * sw + 16 * n}u`, "acc1", sw)} }`,
+      ].join("\n      ")
+    ).join("\n    ")
+    : matrices
     ? range(bc / 16).map((n) =>
       [
         `{ var acc = ${ops.zero};`,
@@ -540,13 +581,13 @@ function mainKernel(
             offset,
             l.dp,
           );
-          return `acc = ${ops.mma(`qa${kk}`, keys, "acc")};`;
+          return `acc = ${ops.mma(`q0_${kk}`, keys, "acc")};`;
         }),
         `${ops.store("sS", `sBase + ${16 * n}u`, "acc", sw)} }`,
       ].join("\n      ")
     ).join("\n    ")
-    : `for (var jj = 0u; jj < 32u; jj++) {
-      let key = half * 32u + jj;
+    : `for (var jj = 0u; jj < ${kpl}u; jj++) {
+      let key = half * ${kpl}u + jj;
       let kRow = (bh * ${skp}u + kt + key) * ${dp4}u;
       var acc = 0i;
       ${
@@ -557,10 +598,45 @@ function mainKernel(
       sS[sBase + r * ${sw}u + key] = acc;
     }`;
   // The probabilities' two 16 x 32 tiles are loaded once for all Dvp / 16 value tiles.
-  const values = matrices
+  const values = matrices && rowTiles === 2
+    ? [
+      ...range(2).flatMap((rt) =>
+        range(bc / 32).map((kk) =>
+          `let p${rt}_${kk} = ${
+            ops.load(
+              "left",
+              "row_major",
+              "sP",
+              rt === 0
+                ? `pBase * 4u + ${32 * kk}u`
+                : `(pBase + ${16 * pStride}u) * 4u + ${32 * kk}u`,
+              4 * pStride,
+            )
+          };`
+        )
+      ),
+      ...range(l.dvp / 16).map((n) =>
+        [
+          `{ var acc0 = ${ops.zero};`,
+          `var acc1 = ${ops.zero};`,
+          ...range(bc / 32).map((kk) => {
+            const offset = fetched
+              ? `${32 * kk * l.dvp + 16 * n}u`
+              : `(bh * ${skp}u + kt + ${32 * kk}u) * ${l.dvp}u + ${16 * n}u`;
+            const vals = ops.load("right", "row_major", fetched ? "sV" : "v8", offset, l.dvp);
+            return `{ let vx = ${vals};
+        acc0 = ${ops.mma(`p0_${kk}`, "vx", "acc0")};
+        acc1 = ${ops.mma(`p1_${kk}`, "vx", "acc1")}; }`;
+          }),
+          ops.store(oName, `oBase + ${16 * n}u`, "acc0", ow),
+          `${ops.store(oName, `oBase + ${16 * ow + 16 * n}u`, "acc1", ow)} }`,
+        ].join("\n      ")
+      ),
+    ].join("\n    ")
+    : matrices
     ? [
       ...range(bc / 32).map((kk) =>
-        `let pa${kk} = ${
+        `let p0_${kk} = ${
           ops.load("left", "row_major", "sP", `pBase * 4u + ${32 * kk}u`, 4 * pStride)
         };`
       ),
@@ -568,7 +644,7 @@ function mainKernel(
         [
           `{ var acc = ${ops.zero};`,
           ...range(bc / 32).map((kk) => {
-            const p = `pa${kk}`;
+            const p = `p0_${kk}`;
             const offset = fetched
               ? `${32 * kk * l.dvp + 16 * n}u`
               : `(bh * ${skp}u + kt + ${32 * kk}u) * ${l.dvp}u + ${16 * n}u`;
@@ -579,8 +655,8 @@ function mainKernel(
         ].join("\n      ")
       ),
     ].join("\n    ")
-    : `for (var cc = 0u; cc < ${dvh}u; cc++) {
-      let col = half * ${dvh}u + cc;
+    : `for (var cc = 0u; cc < ${cpl}u; cc++) {
+      let col = half * ${cpl}u + cc;
       var acc = 0i;
       for (var kw = 0u; kw < ${bc / 4}u; kw++) {
         let p = unpack4xI8(bitcast<u32>(sP[pBase + r * ${pStride}u + kw]));
@@ -596,17 +672,17 @@ function mainKernel(
     fastConvert ? `(bitcast<f32>(${x} + ${0x4b400000}i) - 12582912.0f)` : `f32(${x})`;
   const toInt = (x: string) =>
     fastConvert ? `(bitcast<i32>(${x} + 12582912.0f) - ${0x4b400000}i)` : `i32(round(${x}))`;
-  const xs = range(32);
+  const xs = range(kpl);
   // Conflict-free: lane 2r + 1 starts its half 16 scores (and 16 / 4 probability words) in.
-  const at = (j: string) => conflictFree ? `((${j}) ^ hs)` : j;
+  const at = (j: string) => rotate ? `((${j}) ^ hs)` : j;
   const score = (j: string) =>
     `select(${neg}, ${toFloat(`sS[sRow + ${at(j)}]`)} * scale, k0 + ${at(j)} < limit)`;
   const pWord = (w: string) =>
-    `sP[pBase + r * ${pStride}u + half * 8u + ${conflictFree ? `(${w} ^ (hs >> 2u))` : w}]`;
+    `sP[pBase + r * ${pStride}u + half * ${kpl / 4}u + ${rotate ? `(${w} ^ (hs >> 2u))` : w}]`;
   // Value-product columns: lane 2r + 1 starts `rot` columns in (mod Dv / 2), which puts its
   // reads 16 banks from lane 2r's: `Dvp / 2 + rot = 16 (mod 32)`.
-  const rot = conflictFree ? ((16 - (dvh % 32) + 32) % 32) % dvh : 0;
-  const column = (c: number) => rot === 0 ? `${c}u` : `((${c}u + oRot) % ${dvh}u)`;
+  const rot = rotate ? ((16 - (cpl % 32) + 32) % 32) % cpl : 0;
+  const column = (c: number) => rot === 0 ? `${c}u` : `((${c}u + oRot) % ${cpl}u)`;
   const probability = (x: string) =>
     `select(0i, ${toInt(`127.0f * exp2(${x} - b)`)}, ${x} > ${neg})`;
   // Prefetch: each invocation moves these words of the next key and value blocks.
@@ -642,8 +718,9 @@ ${
       { name: "lse", type: "u32", write: true },
     ])
   }
-// Per subgroup: its 16 x 64 int32 scores (row stride ${sw}); its 16 x Dvp int32 value product
-// (in ${oName}, row stride ${ow}); its 16 x 64 int8 probabilities, four per word.
+// Per subgroup: its ${rowsPerSg} x 64 int32 scores (row stride ${sw}); its ${rowsPerSg} x Dvp int32
+// value product (in ${oName}, row stride ${ow}); its ${rowsPerSg} x 64 int8 probabilities, four
+// per word (row stride ${pStride}).
 var<workgroup> sS: array<i32, ${subgroups * sgTile}>;
 ${separate ? `var<workgroup> sO: array<i32, ${subgroups * oTile}>;` : ""}
 ${staged ? `var<workgroup> sK: array<i32, ${2 * bc * dp4}>;` : ""}
@@ -672,35 +749,36 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
       : native
       ? "let sg = 0u;\n  let lane = li;"
       : "// Virtual 32-lane subgroups: lanes 2r and 2r + 1 share a hardware subgroup of any size.\n  let sg = li / 32u;\n  let lane = li % 32u;"}
-  let row0 = tile * ${l.rowsPerGroup}u + sg * 16u;
-  let r = lane >> 1u;
-  let half = lane & 1u;
+  let row0 = tile * ${l.rowsPerGroup}u + sg * ${rowsPerSg}u;
+  ${lpr === 2 ? "let r = lane >> 1u;\n  let half = lane & 1u;" : "let r = lane;\n  let half = 0u;"}
   let row = row0 + r;
   let rowScale = qs[(bh * ${l.sqp}u + row) * 2u];
   let sBase = sg * ${sgTile}u;
   let oBase = sg * ${oTile}u;
-  let pBase = sg * ${16 * pStride}u;
-  ${conflictFree ? "let hs = half * 16u;" : ""}
+  let pBase = sg * ${rowsPerSg * pStride}u;
+  ${rotate ? "let hs = half * 16u;" : ""}
   ${rot === 0 ? "" : `let oRot = half * ${rot}u;`}
   ${
     matrices
-      ? range(l.dp / 32).map((kk) =>
-        `let qa${kk} = ${
-          ops.load(
-            "left",
-            "row_major",
-            "q8",
-            `(bh * ${l.sqp}u + row0) * ${l.dp}u + ${32 * kk}u`,
-            l.dp,
-          )
-        };`
+      ? range(rowTiles).flatMap((rt) =>
+        range(l.dp / 32).map((kk) =>
+          `let q${rt}_${kk} = ${
+            ops.load(
+              "left",
+              "row_major",
+              "q8",
+              `(bh * ${l.sqp}u + row0${rt === 0 ? "" : ` + ${16 * rt}u`}) * ${l.dp}u + ${32 * kk}u`,
+              l.dp,
+            )
+          };`
+        )
       ).join("\n  ")
       : `let qRow = (bh * ${l.sqp}u + row) * ${dp4}u;`
   }
   let limit = ${rowLimit};
   var m = ${neg};
   var l = 0.0f;
-  ${range(dvh).map((c) => `var o${c} = 0.0f;`).join(" ")}
+  ${range(cpl).map((c) => `var o${c} = 0.0f;`).join(" ")}
   let keyEnd = ${keyEnd};
   ${
     staged
@@ -740,16 +818,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     ${scores}
     workgroupBarrier(); // the score tile is stored
     let scale = rowScale * ks[bh * ${l.nkb}u + t];
-    let sRow = sBase + r * ${sw}u + half * 32u;
-    let k0 = kt + half * 32u;
+    let sRow = sBase + r * ${sw}u + half * ${kpl}u;
+    let k0 = kt + half * ${kpl}u;
     ${
     recompute
       ? `var own = ${neg};
-    for (var j = 0u; j < 32u; j++) { own = max(own, ${score("j")}); }`
+    for (var j = 0u; j < ${kpl}u; j++) { own = max(own, ${score("j")}); }`
       : `${xs.map((j) => `let x${j} = ${score(`${j}u`)};`).join("\n    ")}
     let own = ${maxTree(xs.map((j) => `x${j}`))};`
   }
-    let b = max(own, subgroupShuffleXor(own, 1u));
+    let b = ${lpr === 2 ? "max(own, subgroupShuffleXor(own, 1u))" : "own"};
     let mNew = max(m, b);
     let alpha = exp2(m - mNew);
     let f = exp2(b - mNew);
@@ -757,7 +835,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     recompute
       ? `// The scores again, from workgroup memory: four probabilities per packed word.
     var pSum = 0i;
-    for (var w = 0u; w < 8u; w++) {
+    for (var w = 0u; w < ${kpl / 4}u; w++) {
       let j = 4u * w;
       let pw = vec4<i32>(${
         range(4).map((i) => probability(score(`j + ${i}u`))).join(",\n        ")
@@ -767,7 +845,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     }`
       : `${xs.map((j) => `let p${j} = ${probability(`x${j}`)};`).join("\n    ")}
     ${
-        range(8).map((w) =>
+        range(kpl / 4).map((w) =>
           `${pWord(`${w}u`)} = bitcast<i32>(pack4xI8(vec4<i32>(${
             range(4).map((i) => `p${4 * w + i}`).join(", ")
           })));`
@@ -779,16 +857,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     workgroupBarrier(); // the probabilities are stored and the scores read
     ${values}
     workgroupBarrier(); // the value product is stored
-    let oRow = oBase + r * ${ow}u + half * ${dvh}u;
+    let oRow = oBase + r * ${ow}u + half * ${cpl}u;
     ${
     rot === 0 ? "" : `// Columns c + rot past Dv / 2 wrap to the start of the half.
     let oA = oRow + oRot;
-    let oB = oA - half * ${dvh}u;`
+    let oB = oA - half * ${cpl}u;`
   }
     ${
-    range(dvh).map((c) =>
+    range(cpl).map((c) =>
       `o${c} = o${c} * alpha + f * ${
-        toFloat(`${oName}[${rot === 0 ? "oRow" : c < dvh - rot ? "oA" : "oB"} + ${c}u]`)
+        toFloat(`${oName}[${rot === 0 ? "oRow" : c < cpl - rot ? "oA" : "oB"} + ${c}u]`)
       };`
     ).join("\n    ")
   }
@@ -807,13 +885,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
       : "workgroupBarrier(); // the value product is read before the next scores overwrite it"
   }
   }
-  let total = l + subgroupShuffleXor(l, 1u);
+  let total = ${lpr === 2 ? "l + subgroupShuffleXor(l, 1u)" : "l"};
   if (row < ${l.sq}u) {
     let sb = bh * ${l.statWidth}u + ${l.dp}u;
     let oAt = (bh * ${l.sq}u + row) * ${l.dv}u;
-    let c0 = half * ${dvh}u;
+    let c0 = half * ${cpl}u;
     ${
-    range(dvh).map((c) =>
+    range(cpl).map((c) =>
       `{ let col = c0 + ${
         column(c)
       }; if (col < ${l.dv}u) { o[oAt + col] = select(0.0f, stat[sb + col] / 127.0f * o${c} / total + stat[sb + ${l.dvp}u + col], total > 0.0f); } }`
@@ -828,9 +906,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
 }
 `;
   return {
-    name: `attn_i8_fwd_${mode}_${subgroups}sg${separate ? "_sep" : ""}${staged ? "_stk" : ""}${
-      fetched ? "_pf" : ""
-    }${recompute ? "_rc" : ""}${fastConvert ? "_fc" : ""}${conflictFree ? "_cf" : ""}`,
+    name: `attn_i8_fwd_${mode}_${subgroups}sg${wide ? "_w" : ""}${separate ? "_sep" : ""}${
+      staged ? "_stk" : ""
+    }${fetched ? "_pf" : ""}${recompute ? "_rc" : ""}${fastConvert ? "_fc" : ""}${
+      conflictFree ? "_cf" : ""
+    }`,
     code,
     bindings: [
       read("i8_q"),
@@ -882,6 +962,7 @@ export function int8AttentionPlan(
     recompute: options.recomputeScores ?? native,
     fastConvert: options.fastConvert ?? native,
     conflictFree: options.conflictFree ?? native,
+    wide: options.wideRows ?? false,
   };
   // By default 4 subgroups, or fewer where a wide Dv would not fit the workgroup memory.
   // Dawn's validator sizes a constant-offset matrix access in i32 words; with element offsets
@@ -932,7 +1013,7 @@ export function int8AttentionPlan(
         }`,
     );
   }
-  const l = layoutOf(spec, subgroups);
+  const l = layoutOf(spec, subgroups, shape.wide ? 32 : 16);
   if (!fits(subgroups)) {
     throw new Error(
       `int8 attention: ${subgroups} subgroups need ${

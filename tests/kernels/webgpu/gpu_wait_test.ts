@@ -86,16 +86,23 @@ Deno.test("the hardware schedule spins for its first 20 ms, then sleeps like the
   }
 });
 
-Deno.test("a 5 ms wait on the hardware schedule is noticed within a fraction of a millisecond", async () => {
+Deno.test("waits on the hardware schedule spin: 3 ms events are noticed at once", async () => {
   usePollScheduleFor({ isSoftware: false });
   try {
-    const event = polledEvent(5);
-    const t0 = performance.now();
-    await waitForGpu(event.done);
-    const late = performance.now() - t0 - 5;
-    // The default schedule sleeps up to ~0.3 ms (plus timer slack) at this point of the wait.
-    assert(late < 2, `the event was noticed ${late.toFixed(3)} ms late`);
-    assert(event.polls() > 50, `${event.polls()} polls in 5 ms: the wait did not spin`);
+    const lates: number[] = [], polls: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const event = polledEvent(3);
+      const t0 = performance.now();
+      await waitForGpu(event.done);
+      lates.push(performance.now() - t0 - 3);
+      polls.push(event.polls());
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[3]!;
+    // The default schedule sleeps its way through 3 ms in ~20 polls (~0.14 ms late, median on
+    // lavapipe); spinning polls hundreds of times and is ~3 us late. Medians, because a loaded
+    // 2-core machine now and then stalls any single wait by milliseconds.
+    assert(median(polls) > 200, `median ${median(polls)} polls in 3 ms: the wait did not spin`);
+    assert(median(lates) < 1, `median lateness ${median(lates).toFixed(3)} ms`);
   } finally {
     usePollScheduleFor({ isSoftware: true });
     setPollSchedule(null);

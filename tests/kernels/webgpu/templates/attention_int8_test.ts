@@ -56,6 +56,8 @@ interface Case {
   fastConvert?: boolean;
   /** Odd row strides and rotated halves for conflict-free workgroup access (default false). */
   conflictFree?: boolean;
+  /** 32 rows per subgroup, one lane per row (default false). */
+  wideRows?: boolean;
   seed: number;
 }
 
@@ -75,6 +77,7 @@ async function check(c: Case, mode: Int8MatrixMode): Promise<void> {
     recomputeScores: c.recomputeScores ?? false,
     fastConvert: c.fastConvert ?? false,
     conflictFree: c.conflictFree ?? false,
+    wideRows: c.wideRows ?? false,
     ...(c.subgroups === undefined ? {} : { subgroups: c.subgroups }),
   });
   const [outBytes, lseBytes] = await runPlan(
@@ -246,6 +249,40 @@ const examples: Case[] = [
     conflictFree: true,
     seed: 8,
   },
+  // Wide rows (32 per subgroup, one lane each) with the native defaults' options, causal and
+  // ragged; then with the separate tile, a padded Dv and the plain layout.
+  {
+    batch: 1,
+    heads: 1,
+    seqQ: 70,
+    seqK: 130,
+    headDim: 64,
+    headDimV: 64,
+    causal: true,
+    subgroups: 1,
+    separate: false,
+    stageKeys: false,
+    prefetch: true,
+    recomputeScores: true,
+    fastConvert: true,
+    conflictFree: true,
+    wideRows: true,
+    seed: 9,
+  },
+  {
+    batch: 2,
+    heads: 1,
+    seqQ: 33,
+    seqK: 66,
+    headDim: 40,
+    headDimV: 40,
+    causal: false,
+    subgroups: 1,
+    separate: true,
+    stageKeys: true,
+    wideRows: true,
+    seed: 10,
+  },
 ];
 
 // Wide values leave the workgroup shape to the plan, and separate products take at most two
@@ -265,10 +302,17 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
   recomputeScores: fc.boolean(),
   fastConvert: fc.boolean(),
   conflictFree: fc.boolean(),
+  wideRows: fc.boolean(),
   seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
 }).map((c) =>
   // Prefetch replaces staged keys and needs the shared product tile.
   c.prefetch ? { ...c, separate: false, stageKeys: false } : c
+).map((c) =>
+  // Wide rows take twice the workgroup memory per subgroup: with a second tile or key blocks in
+  // workgroup memory only one subgroup fits lavapipe's 32 KB.
+  c.wideRows && c.subgroups !== undefined && c.subgroups > 1
+    ? { ...c, subgroups: c.separate || c.prefetch || c.stageKeys ? 1 as const : 2 as const }
+    : c
 ).map((c) =>
   c.headDimV > 64
     ? { ...c, subgroups: undefined }
@@ -363,14 +407,16 @@ Deno.test({
           );
           assert(errors.length === 0, `${defaults.name}: ${errors.map((m) => m.message)}`);
           for (
-            const [subgroups, separate, stageKeys, prefetch] of [
-              [1, false, false, false],
-              [4, false, true, false],
-              [8, false, false, false],
-              [1, true, true, false],
-              [2, true, false, false],
-              [8, false, false, true],
-              [2, false, false, true],
+            const [subgroups, separate, stageKeys, prefetch, wideRows] of [
+              [1, false, false, false, false],
+              [4, false, true, false, false],
+              [8, false, false, false, false],
+              [1, true, true, false, false],
+              [2, true, false, false, false],
+              [8, false, false, true, false],
+              [2, false, false, true, false],
+              [2, false, false, true, true],
+              [1, true, true, false, true],
             ] as const
           ) {
             // Prefetch is refused with element offsets or strides (see int8AttentionPlan).
@@ -383,6 +429,7 @@ Deno.test({
                 separateProducts: separate,
                 stageKeys,
                 prefetch,
+                wideRows,
                 // The conversion and register options change only plain WGSL: on for half.
                 recomputeScores: prefetch || separate,
                 fastConvert: prefetch || stageKeys,
