@@ -363,13 +363,22 @@ function packQuads(values: readonly string[], inverse: readonly string[]): strin
   return `bitcast<i32>(pack4xI8(vec4<i32>(${q.join(", ")})))`;
 }
 
-/** Kernel 3: per key block, its key scale and the packed int8 keys and values. */
+/**
+ * Kernel 3: per key block, its key scale and the packed int8 keys and values. The 64
+ * invocations walk the block's packed words in order (word `w` of key `j` is item `j * Dp / 4 +
+ * w`), so neighbouring invocations read neighbouring floats and write neighbouring words.
+ */
 function quantKvKernel(l: Layout, target: KernelTarget): KernelPlan["kernels"][number] {
   const grid = linearGrid(l.bh * l.nkb, target.maxWorkgroupsPerDimension);
+  const kWords = l.dp / 4, vWords = l.dvp / 4;
+  // Channels past D (or Dv) quantize to zero; their index is clamped so that no load leaves the
+  // row (WGSL's select evaluates both operands, and robustness is off).
   const kVal = (c: string) =>
-    `select(0.0f, k[kRow + ${c}] - stat[sb + ${c}], valid && ${c} < ${l.d}u)`;
+    `select(0.0f, k[kRow + min(${c}, ${l.d - 1}u)] - stat[sb + ${c}], valid && ${c} < ${l.d}u)`;
   const vVal = (c: string) =>
-    `select(0.0f, v[vRow + ${c}] - stat[sb + ${l.dp + l.dvp}u + ${c}], valid && ${c} < ${l.dv}u)`;
+    `select(0.0f, v[vRow + min(${c}, ${l.dv - 1}u)] - stat[sb + ${
+      l.dp + l.dvp
+    }u + ${c}], valid && ${c} < ${l.dv}u)`;
   const vInv = (c: string) => `vInverse(stat[sb + ${l.dp}u + ${c}])`;
   const code = `${
     declare([
@@ -390,14 +399,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   ${grid.prologue}
   let bh = wgIndex / ${l.nkb}u;
   let t = wgIndex % ${l.nkb}u;
-  let key = t * ${bc}u + lid;
-  let valid = key < ${l.sk}u;
-  let kRow = select(0u, (bh * ${l.sk}u + key) * ${l.d}u, valid);
-  let vRow = select(0u, (bh * ${l.sk}u + key) * ${l.dv}u, valid);
   let sb = bh * ${l.statWidth}u;
   var amax = 0.0f;
-  if (valid) {
-    for (var c = 0u; c < ${l.d}u; c++) { amax = max(amax, abs(k[kRow + c] - stat[sb + c])); }
+  for (var i = lid; i < ${bc * kWords}u; i += 64u) {
+    let key = t * ${bc}u + i / ${kWords}u;
+    let c0 = 4u * (i % ${kWords}u);
+    if (key < ${l.sk}u) {
+      let kRow = (bh * ${l.sk}u + key) * ${l.d}u;
+      for (var c = c0; c < min(c0 + 4u, ${l.d}u); c++) {
+        amax = max(amax, abs(k[kRow + c] - stat[sb + c]));
+      }
+    }
   }
   red[lid] = amax;
   workgroupBarrier();
@@ -408,18 +420,22 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let blockMax = red[0];
   let inv = select(0.0f, 127.0f / blockMax, blockMax > 0.0f);
   if (lid == 0u) { ks[bh * ${l.nkb}u + t] = blockMax / 127.0f; }
-  let kOut = (bh * ${l.nkb * bc}u + key) * ${l.dp / 4}u;
-  for (var w = 0u; w < ${l.dp / 4}u; w++) {
-    let c = 4u * w;
-    k8[kOut + w] = ${
-    packQuads(range(4).map((i) => kVal(`(c + ${i}u)`)), ["inv", "inv", "inv", "inv"])
+  for (var i = lid; i < ${bc * kWords}u; i += 64u) {
+    let key = t * ${bc}u + i / ${kWords}u;
+    let c = 4u * (i % ${kWords}u);
+    let valid = key < ${l.sk}u;
+    let kRow = select(0u, (bh * ${l.sk}u + key) * ${l.d}u, valid);
+    k8[(bh * ${l.nkb * bc}u + key) * ${kWords}u + i % ${kWords}u] = ${
+    packQuads(range(4).map((u) => kVal(`(c + ${u}u)`)), ["inv", "inv", "inv", "inv"])
   };
   }
-  let vOut = (bh * ${l.nkb * bc}u + key) * ${l.dvp / 4}u;
-  for (var w = 0u; w < ${l.dvp / 4}u; w++) {
-    let c = 4u * w;
-    v8[vOut + w] = ${
-    packQuads(range(4).map((i) => vVal(`(c + ${i}u)`)), range(4).map((i) => vInv(`(c + ${i}u)`)))
+  for (var i = lid; i < ${bc * vWords}u; i += 64u) {
+    let key = t * ${bc}u + i / ${vWords}u;
+    let c = 4u * (i % ${vWords}u);
+    let valid = key < ${l.sk}u;
+    let vRow = select(0u, (bh * ${l.sk}u + key) * ${l.dv}u, valid);
+    v8[(bh * ${l.nkb * bc}u + key) * ${vWords}u + i % ${vWords}u] = ${
+    packQuads(range(4).map((u) => vVal(`(c + ${u}u)`)), range(4).map((u) => vInv(`(c + ${u}u)`)))
   };
   }
 }
@@ -439,15 +455,23 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   };
 }
 
-/** Kernel 4: per query row, its scale (in log2 score units) and packed int8 row. */
+/**
+ * Kernel 4: per query row, its scale (in log2 score units) and packed int8 row. `Dp / 4`
+ * neighbouring invocations share a row, one packed word each (up to 64, then each takes every
+ * 64th word), so that loads and stores are contiguous; the row's maximum and score shift are
+ * joined in workgroup memory.
+ */
 function quantQKernel(
   l: Layout,
   spec: AttentionSpec,
   target: KernelTarget,
 ): KernelPlan["kernels"][number] {
-  const tiles = Math.ceil(l.sqp / 64);
+  const words = l.dp / 4;
+  const perRow = Math.min(words, 64), rows = Math.floor(64 / perRow);
+  const tiles = Math.ceil(l.sqp / rows);
   const grid = linearGrid(l.bh * tiles, target.maxWorkgroupsPerDimension);
-  const qVal = (c: string) => `select(0.0f, q[qRow + ${c}], valid && ${c} < ${l.d}u)`;
+  const qVal = (c: string) =>
+    `select(0.0f, q[qRow + min(${c}, ${l.d - 1}u)], valid && ${c} < ${l.d}u)`;
   const code = `${
     declare([
       { name: "q", type: "f32" },
@@ -456,31 +480,57 @@ function quantQKernel(
       { name: "qs", type: "f32", write: true },
     ])
   }
+var<workgroup> redMax: array<f32, 64>;
+var<workgroup> redShift: array<f32, 64>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   ${grid.prologue}
   let bh = wgIndex / ${tiles}u;
-  let row = (wgIndex % ${tiles}u) * 64u + lid;
-  if (row >= ${l.sqp}u) { return; }
-  let valid = row < ${l.sq}u;
+  let rr = lid / ${perRow}u;
+  let wi = lid % ${perRow}u;
+  let row = (wgIndex % ${tiles}u) * ${rows}u + rr;
+  let inRange = rr < ${rows}u && row < ${l.sqp}u;
+  let valid = inRange && row < ${l.sq}u;
   let qRow = select(0u, (bh * ${l.sq}u + row) * ${l.d}u, valid);
   var amax = 0.0f;
   // The key smoothing shifts this row's scores by -scale q . mu_k: kept for the log-sum-exp.
   var shift = 0.0f;
   if (valid) {
-    for (var c = 0u; c < ${l.d}u; c++) {
-      amax = max(amax, abs(q[qRow + c]));
-      shift += q[qRow + c] * stat[bh * ${l.statWidth}u + c];
+    for (var w = wi; w < ${words}u; w += ${perRow}u) {
+      for (var c = 4u * w; c < min(4u * w + 4u, ${l.d}u); c++) {
+        amax = max(amax, abs(q[qRow + c]));
+        shift += q[qRow + c] * stat[bh * ${l.statWidth}u + c];
+      }
     }
   }
-  let inv = select(0.0f, 127.0f / amax, amax > 0.0f);
-  qs[(bh * ${l.sqp}u + row) * 2u] = (amax / 127.0f) * ${
+  redMax[lid] = amax;
+  redShift[lid] = shift;
+  workgroupBarrier();
+  if (inRange && wi == 0u) {
+    var a = 0.0f;
+    var sh = 0.0f;
+    for (var u = 0u; u < ${perRow}u; u++) {
+      a = max(a, redMax[lid + u]);
+      sh += redShift[lid + u];
+    }
+    redMax[lid] = a;
+    redShift[lid] = sh;
+  }
+  workgroupBarrier();
+  if (!inRange) { return; }
+  let rowMax = redMax[rr * ${perRow}u];
+  let inv = select(0.0f, 127.0f / rowMax, rowMax > 0.0f);
+  if (wi == 0u) {
+    qs[(bh * ${l.sqp}u + row) * 2u] = (rowMax / 127.0f) * ${
     f32Literal(Math.fround(spec.scale * Math.LOG2E))
   };
-  qs[(bh * ${l.sqp}u + row) * 2u + 1u] = shift * ${f32Literal(Math.fround(spec.scale))};
-  let out = (bh * ${l.sqp}u + row) * ${l.dp / 4}u;
-  for (var w = 0u; w < ${l.dp / 4}u; w++) {
+    qs[(bh * ${l.sqp}u + row) * 2u + 1u] = redShift[rr * ${perRow}u] * ${
+    f32Literal(Math.fround(spec.scale))
+  };
+  }
+  let out = (bh * ${l.sqp}u + row) * ${words}u;
+  for (var w = wi; w < ${words}u; w += ${perRow}u) {
     let c = 4u * w;
     q8[out + w] = ${
     packQuads(range(4).map((i) => qVal(`(c + ${i}u)`)), ["inv", "inv", "inv", "inv"])
