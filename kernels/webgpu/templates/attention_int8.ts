@@ -588,53 +588,46 @@ function mainKernel(
   const rowLimit = spec.causal
     ? `u32(clamp(i32(row) + ${1 + l.sk - l.sq}, 0, ${l.sk}))`
     : `${l.sk}u`;
-  const scores = matrices && rowTiles === 2
+  // Row tile rt of a subgroup's rows: its accumulator acc<rt>, Q tiles q<rt>_<kk>, probability
+  // tiles p<rt>_<kk>. Every key or value tile loaded feeds each row tile's product.
+  const rts = range(rowTiles);
+  const products = (
+    left: string,
+    kSteps: number,
+    tileOf: (kk: number) => string,
+    store: (rt: number) => string,
+  ) =>
+    [
+      `{ ${rts.map((rt) => `var acc${rt} = ${ops.zero};`).join(" ")}`,
+      ...range(kSteps).map((kk) =>
+        `{ let mt = ${tileOf(kk)};
+        ${
+          rts.map((rt) => `acc${rt} = ${ops.mma(`${left}${rt}_${kk}`, "mt", `acc${rt}`)};`).join(
+            " ",
+          )
+        } }`
+      ),
+      `${rts.map(store).join("\n      ")} }`,
+    ].join("\n      ");
+  const scores = matrices
     ? range(bc / 16).map((n) =>
-      [
-        `{ var acc0 = ${ops.zero};`,
-        `var acc1 = ${ops.zero};`,
-        ...range(l.dp / 32).map((kk) => {
-          const offset = fetched
-            ? `${16 * n * l.dp + 32 * kk}u`
-            : staged
-            ? `kBuf + ${16 * n * l.dp + 32 * kk}u`
-            : `(bh * ${skp}u + kt + ${16 * n}u) * ${l.dp}u + ${32 * kk}u`;
-          const keys = ops.load(
+      products(
+        "q",
+        l.dp / 32,
+        (kk) =>
+          ops.load(
             "right",
             "col_major",
             staged || fetched ? "sK" : "k8",
-            offset,
+            staged
+              ? `kBuf + ${16 * n * l.dp + 32 * kk}u`
+              : fetched
+              ? `${16 * n * l.dp + 32 * kk}u`
+              : `(bh * ${skp}u + kt + ${16 * n}u) * ${l.dp}u + ${32 * kk}u`,
             l.dp,
-          );
-          return `{ let kx = ${keys};
-        acc0 = ${ops.mma(`q0_${kk}`, "kx", "acc0")};
-        acc1 = ${ops.mma(`q1_${kk}`, "kx", "acc1")}; }`;
-        }),
-        ops.store("sS", `sBase + ${16 * n}u`, "acc0", sw),
-        `${ops.store("sS", `sBase + ${16 * sw + 16 * n}u`, "acc1", sw)} }`,
-      ].join("\n      ")
-    ).join("\n    ")
-    : matrices
-    ? range(bc / 16).map((n) =>
-      [
-        `{ var acc = ${ops.zero};`,
-        ...range(l.dp / 32).map((kk) => {
-          const offset = staged
-            ? `kBuf + ${16 * n * l.dp + 32 * kk}u`
-            : fetched
-            ? `${16 * n * l.dp + 32 * kk}u`
-            : `(bh * ${skp}u + kt + ${16 * n}u) * ${l.dp}u + ${32 * kk}u`;
-          const keys = ops.load(
-            "right",
-            "col_major",
-            staged || fetched ? "sK" : "k8",
-            offset,
-            l.dp,
-          );
-          return `acc = ${ops.mma(`q0_${kk}`, keys, "acc")};`;
-        }),
-        `${ops.store("sS", `sBase + ${16 * n}u`, "acc", sw)} }`,
-      ].join("\n      ")
+          ),
+        (rt) => ops.store("sS", `sBase + ${16 * rt * sw + 16 * n}u`, `acc${rt}`, sw),
+      )
     ).join("\n    ")
     : `for (var jj = 0u; jj < ${kpl}u; jj++) {
       let key = half * ${kpl}u + jj;
@@ -647,10 +640,10 @@ function mainKernel(
     }
       sS[sBase + r * ${sw}u + key] = acc;
     }`;
-  // The probabilities' two 16 x 32 tiles are loaded once for all Dvp / 16 value tiles.
-  const values = matrices && rowTiles === 2
+  // The probabilities' 16 x 32 tiles are loaded once for all Dvp / 16 value tiles.
+  const values = matrices
     ? [
-      ...range(2).flatMap((rt) =>
+      ...rts.flatMap((rt) =>
         range(bc / 32).map((kk) =>
           `let p${rt}_${kk} = ${
             ops.load(
@@ -659,50 +652,28 @@ function mainKernel(
               "sP",
               rt === 0
                 ? `pBase * 4u + ${32 * kk}u`
-                : `(pBase + ${16 * pStride}u) * 4u + ${32 * kk}u`,
+                : `(pBase + ${16 * rt * pStride}u) * 4u + ${32 * kk}u`,
               4 * pStride,
             )
           };`
         )
       ),
       ...range(l.dvp / 16).map((n) =>
-        [
-          `{ var acc0 = ${ops.zero};`,
-          `var acc1 = ${ops.zero};`,
-          ...range(bc / 32).map((kk) => {
-            const offset = fetched
-              ? `${32 * kk * l.dvp + 16 * n}u`
-              : `(bh * ${skp}u + kt + ${32 * kk}u) * ${l.dvp}u + ${16 * n}u`;
-            const vals = ops.load("right", "row_major", fetched ? "sV" : "v8", offset, l.dvp);
-            return `{ let vx = ${vals};
-        acc0 = ${ops.mma(`p0_${kk}`, "vx", "acc0")};
-        acc1 = ${ops.mma(`p1_${kk}`, "vx", "acc1")}; }`;
-          }),
-          ops.store(oName, `oBase + ${16 * n}u`, "acc0", ow),
-          `${ops.store(oName, `oBase + ${16 * ow + 16 * n}u`, "acc1", ow)} }`,
-        ].join("\n      ")
-      ),
-    ].join("\n    ")
-    : matrices
-    ? [
-      ...range(bc / 32).map((kk) =>
-        `let p0_${kk} = ${
-          ops.load("left", "row_major", "sP", `pBase * 4u + ${32 * kk}u`, 4 * pStride)
-        };`
-      ),
-      ...range(l.dvp / 16).map((n) =>
-        [
-          `{ var acc = ${ops.zero};`,
-          ...range(bc / 32).map((kk) => {
-            const p = `p0_${kk}`;
-            const offset = fetched
-              ? `${32 * kk * l.dvp + 16 * n}u`
-              : `(bh * ${skp}u + kt + ${32 * kk}u) * ${l.dvp}u + ${16 * n}u`;
-            const vals = ops.load("right", "row_major", fetched ? "sV" : "v8", offset, l.dvp);
-            return `acc = ${ops.mma(p, vals, "acc")};`;
-          }),
-          `${ops.store(oName, `oBase + ${16 * n}u`, "acc", ow)} }`,
-        ].join("\n      ")
+        products(
+          "p",
+          bc / 32,
+          (kk) =>
+            ops.load(
+              "right",
+              "row_major",
+              fetched ? "sV" : "v8",
+              fetched
+                ? `${32 * kk * l.dvp + 16 * n}u`
+                : `(bh * ${skp}u + kt + ${32 * kk}u) * ${l.dvp}u + ${16 * n}u`,
+              l.dvp,
+            ),
+          (rt) => ops.store(oName, `oBase + ${16 * rt * ow + 16 * n}u`, `acc${rt}`, ow),
+        )
       ),
     ].join("\n    ")
     : `for (var cc = 0u; cc < ${cpl}u; cc++) {

@@ -61,15 +61,9 @@ interface Case {
   seed: number;
 }
 
-async function check(c: Case, mode: Int8MatrixMode): Promise<void> {
-  const { batch: b, heads: h, seqQ: sq, seqK: sk, headDim: d, headDimV: dv } = c;
-  const spec = attentionSpec(c);
-  const target = kernelTarget(gpu!);
-  // Keys and values off-center (the means are subtracted before quantizing), values in [-1, 3).
-  const q = randomFloats(b * h * sq * d, c.seed).map((x) => 2 * x);
-  const k = randomFloats(b * h * sk * d, c.seed + 1).map((x) => 2 * x + 0.5);
-  const v = randomFloats(b * h * sk * dv, c.seed + 2).map((x) => 2 * x + 1);
-  const plan = int8AttentionPlan(spec, target, {
+/** The plan a case asks for. */
+function casePlan(c: Case, mode: Int8MatrixMode) {
+  return int8AttentionPlan(attentionSpec(c), kernelTarget(gpu!), {
     mode,
     separateProducts: c.separate,
     stageKeys: c.stageKeys,
@@ -80,6 +74,16 @@ async function check(c: Case, mode: Int8MatrixMode): Promise<void> {
     wideRows: c.wideRows ?? false,
     ...(c.subgroups === undefined ? {} : { subgroups: c.subgroups }),
   });
+}
+
+async function check(c: Case, mode: Int8MatrixMode): Promise<void> {
+  const { batch: b, heads: h, seqQ: sq, seqK: sk, headDim: d, headDimV: dv } = c;
+  const spec = attentionSpec(c);
+  // Keys and values off-center (the means are subtracted before quantizing), values in [-1, 3).
+  const q = randomFloats(b * h * sq * d, c.seed).map((x) => 2 * x);
+  const k = randomFloats(b * h * sk * d, c.seed + 1).map((x) => 2 * x + 0.5);
+  const v = randomFloats(b * h * sk * dv, c.seed + 2).map((x) => 2 * x + 1);
+  const plan = casePlan(c, mode);
   const [outBytes, lseBytes] = await runPlan(
     gpu!,
     plan,
@@ -309,8 +313,10 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
   c.prefetch ? { ...c, separate: false, stageKeys: false } : c
 ).map((c) =>
   // Wide rows take twice the workgroup memory per subgroup: with a second tile or key blocks in
-  // workgroup memory only one subgroup fits lavapipe's 32 KB.
-  c.wideRows && c.subgroups !== undefined && c.subgroups > 1
+  // workgroup memory only one subgroup fits lavapipe's 32 KB, and with Dv = 128 neither does.
+  c.wideRows && c.headDimV > 64
+    ? { ...c, prefetch: false, stageKeys: false, separate: false }
+    : c.wideRows && c.subgroups !== undefined && c.subgroups > 1
     ? { ...c, subgroups: c.separate || c.prefetch || c.stageKeys ? 1 as const : 2 as const }
     : c
 ).map((c) =>
@@ -319,7 +325,18 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
     : c.separate && c.subgroups === 4
     ? { ...c, subgroups: 2 as const }
     : c
-);
+).filter((c) => {
+  // What still does not fit the adapter's workgroup memory (wide rows with a separate tile,
+  // staged keys and D > 64) is refused by the plan, as tested below: not drawn here.
+  if (ignore) return true;
+  try {
+    casePlan(c, "mimic");
+    return true;
+  } catch (e) {
+    if (String(e).includes("bytes of workgroup memory")) return false;
+    throw e;
+  }
+});
 
 Deno.test({
   name: "int8AttentionPlan (emulated and mimicked subgroup-matrix products) matches the int8 " +
