@@ -167,10 +167,11 @@ function sharedBytes(spec: AttentionSpec, subgroups: number, shape: KernelShape)
 /**
  * Row strides (in words) of the main kernel's workgroup tiles: `sw` of the scores, `ow` of the
  * value product (the same tile unless separate), `pStride` of the packed probabilities, and the
- * probabilities' array length `pWords`. Dawn's validator sizes an int8 matrix access as if its
- * stride counted i32 words (Dawn 0.6.2: 16 rows of stride 64 "need" 3,872 bytes), so one
- * subgroup's probabilities are padded to 16 (or 32) rows of `4 pStride` words, whichever unit the
- * device's probe finds the loads use.
+ * probabilities' array length `pWords`. Dawn's validator sizes an int8 matrix access with a
+ * constant offset in i32 words (Dawn 0.6.2: 16 rows of stride 64 "need" 3,872 bytes); where the
+ * device's probe found loads counting int8 elements (`shape.padProbabilities`), one subgroup's
+ * probabilities are padded to 16 (or 32) rows of `4 pStride` words so that its element offsets
+ * and strides pass. With word units the validator sees the true words and no padding is needed.
  */
 function tileStrides(
   dvp: number,
@@ -183,7 +184,8 @@ function tileStrides(
   const ow = shape.separate ? odd(dvp) : sw;
   const pStride = bc / 4 + (shape.conflictFree ? 1 : 0);
   const rows = shape.wide ? 32 : 16;
-  return { sw, ow, pStride, pWords: Math.max(subgroups * rows * pStride, rows * 4 * pStride) };
+  const padded = shape.padProbabilities ? rows * 4 * pStride : 0;
+  return { sw, ow, pStride, pWords: Math.max(subgroups * rows * pStride, padded) };
 }
 
 /** The main kernel's layout choices (see {@link Int8AttentionOptions}). */
@@ -196,6 +198,8 @@ interface KernelShape {
   readonly conflictFree: boolean;
   /** 32 rows per subgroup, one lane each (see Int8AttentionOptions.wideRows). */
   readonly wide: boolean;
+  /** Native loads counting int8 elements: the probabilities are padded for Dawn's validator. */
+  readonly padProbabilities: boolean;
 }
 
 /** Padded sizes shared by the kernels. */
@@ -984,6 +988,7 @@ export function int8AttentionPlan(
     fastConvert: options.fastConvert ?? native,
     conflictFree: options.conflictFree ?? native,
     wide: options.wideRows ?? false,
+    padProbabilities: native && !wordUnits,
   };
   // By default 4 subgroups, or fewer where a wide Dv would not fit the workgroup memory.
   // Dawn's validator sizes a constant-offset matrix access in i32 words; with element offsets
