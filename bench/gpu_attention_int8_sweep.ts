@@ -125,6 +125,7 @@ const defaultConfigs = [
   "2sg_w_pf_cf_rc_fc",
   "1sg_w_pf_cf_rc_fc",
   "2sg_w_cf_rc_fc",
+  "4sg_w_cf_rc_fc",
   "2sg_w_pf_cf_fc",
   "4sg_cf_rc_fc",
   "8sg_pf_rc_fc",
