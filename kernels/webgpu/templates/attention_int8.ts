@@ -9,25 +9,18 @@
  * 16x16x32, int8 x int8 -> int32; measured on an H200). The float32 kernel
  * (`attention_gpu.ts`) is bound by float32 FMA throughput.
  *
- * Five kernels, in order (per (batch, head) `bh`; key blocks `t` of `B_K = 64` keys):
- * 1. `attn_i8_stats` (one workgroup per key block): per-channel partial sums of k and v, and
- *    partial minima and maxima of v.
- * 2. `attn_i8_finalize` (one per `bh`): key means `mu_k`, value means `mu_v` and value ranges
- *    `r = max |v - mu_v|`.
- * 3. `attn_i8_quant_kv` (one per key block): the block's scale `max |k - mu_k| / 127` and the
- *    packed int8 keys and values (four per `i32`, rows padded to `Dp = 32 ceil(D / 32)` and
- *    `Dvp = 16 ceil(Dv / 16)` bytes, keys padded to a multiple of 64 with zeros).
- * 4. `attn_i8_quant_q` (one per 64 rows): per-row scales (times `scale * log2 e`), int8 rows,
- *    and the row's score shift `scale q . mu_k` from the key smoothing (for the log-sum-exp).
- * 5. `attn_i8_fwd`: one workgroup of `32 * subgroups` invocations per `16 * subgroups` query
- *    rows. Each 32-lane subgroup owns 16 rows, lanes `2r` and `2r + 1` row `r` with 32 keys and
- *    `Dvp / 2` output columns each. Per key block: `S = Q8 K8^T` (16 x 64, int32) to workgroup
- *    memory; the lanes turn their scores into int8 probabilities against the block's row
- *    maximum (one `subgroupShuffleXor` joins the pair) and store them packed; `P8 V8` (16 x
- *    Dvp, int32) to workgroup memory; the lanes fold it into float32 accumulators with the
- *    online-softmax factors. Options (`Int8AttentionOptions`) change where the key and value
- *    tiles are read from and how the workgroup tiles are laid out; on an H100 (B = 2, H = 48,
- *    S = 17,776, D = 64) they took the kernel from 264 ms to 205 ms (the native default).
+ * Five kernels, in order (per (batch, head) `bh`; key blocks `t` of `B_K = 64` keys): four that
+ * quantize q, k and v (`attention_int8_quant.ts`: statistics, means and ranges, packed int8 keys
+ * and values with per-block key scales, packed int8 queries with per-row scales), then
+ * `attn_i8_fwd`: one workgroup of `32 * subgroups` invocations per `16 * subgroups` query rows.
+ * Each 32-lane subgroup owns 16 rows, lanes `2r` and `2r + 1` row `r` with 32 keys and `Dvp / 2`
+ * output columns each. Per key block: `S = Q8 K8^T` (16 x 64, int32) to workgroup memory; the
+ * lanes turn their scores into int8 probabilities against the block's row maximum (one
+ * `subgroupShuffleXor` joins the pair) and store them packed; `P8 V8` (16 x Dvp, int32) to
+ * workgroup memory; the lanes fold it into float32 accumulators with the online-softmax factors.
+ * Options (`Int8AttentionOptions`) change where the key and value tiles are read from, how the
+ * workgroup tiles are laid out and how many rows a subgroup owns; on an H100 (B = 2, H = 48,
+ * S = 17,776, D = 64) they took the kernel from 264 ms to 205 ms (the native default).
  *
  * The integer products come in three forms that store the same int32 tiles:
  * - `native`: `subgroupMatrixMultiplyAccumulate` on `subgroup_matrix_left<i8, 32, 16>` (Q or P,
@@ -47,10 +40,19 @@
  * @module
  */
 
-import type { KernelBinding, KernelPlan, KernelTarget } from "../kernel.ts";
+import type { KernelPlan, KernelTarget } from "../kernel.ts";
 import { int8KeyBlock } from "../../reference/attention_int8.ts";
 import type { AttentionSpec } from "./attention.ts";
 import { mimicOps, nativeOps } from "./_int8_matrix_ops.ts";
+import {
+  declare,
+  type Int8Layout,
+  int8Layout,
+  int8QuantizationKernels,
+  int8Scratch,
+  read,
+  write,
+} from "./attention_int8_quant.ts";
 import {
   checkBindings,
   checkSizes,
@@ -202,357 +204,9 @@ interface KernelShape {
   readonly padProbabilities: boolean;
 }
 
-/** Padded sizes shared by the kernels. */
-interface Layout {
-  readonly bh: number;
-  readonly sq: number;
-  readonly sk: number;
-  readonly d: number;
-  readonly dv: number;
-  /** `D` padded to whole 32-byte steps of the score product. */
-  readonly dp: number;
-  /** `Dv` padded to whole 16-column tiles of the value product. */
-  readonly dvp: number;
-  /** Key blocks. */
-  readonly nkb: number;
-  /** Query rows per workgroup of the main kernel. */
-  readonly rowsPerGroup: number;
-  readonly qTiles: number;
-  /** `Sq` padded to whole workgroups. */
-  readonly sqp: number;
-  /** Floats per (bh) of the statistics: `mu_k [Dp]`, ranges `[Dvp]`, `mu_v [Dvp]`. */
-  readonly statWidth: number;
-  /** Floats per key block of the partial statistics: sums of k `[D]`, of v, min v, max v `[Dv]`. */
-  readonly partWidth: number;
-}
-
-function layoutOf(spec: AttentionSpec, subgroups: number, rowsPerSubgroup: number): Layout {
-  const bh = spec.batch * spec.heads;
-  const dp = Math.ceil(spec.headDim / 32) * 32, dvp = Math.ceil(spec.headDimV / 16) * 16;
-  const rowsPerGroup = rowsPerSubgroup * subgroups;
-  const qTiles = Math.ceil(spec.seqQ / rowsPerGroup);
-  return {
-    bh,
-    sq: spec.seqQ,
-    sk: spec.seqK,
-    d: spec.headDim,
-    dv: spec.headDimV,
-    dp,
-    dvp,
-    nkb: Math.ceil(spec.seqK / bc),
-    rowsPerGroup,
-    qTiles,
-    sqp: qTiles * rowsPerGroup,
-    statWidth: dp + 2 * dvp,
-    partWidth: spec.headDim + 3 * spec.headDimV,
-  };
-}
-
-const read = (buffer: string): KernelBinding => ({ buffer, access: "read" });
-const write = (buffer: string): KernelBinding => ({ buffer, access: "read_write" });
-
-function declare(
-  bindings: readonly { name: string; type: string; write?: boolean }[],
-): string {
-  return bindings.map((b, i) =>
-    `@group(0) @binding(${i}) var<storage, ${
-      b.write ? "read_write" : "read"
-    }> ${b.name}: array<${b.type}>;`
-  ).join("\n");
-}
-
-/** Kernel 1: per key block, partial per-channel sums of k and v and the extremes of v. */
-function statsKernel(l: Layout, target: KernelTarget): KernelPlan["kernels"][number] {
-  const grid = linearGrid(l.bh * l.nkb, target.maxWorkgroupsPerDimension);
-  const code = `${
-    declare([{ name: "k", type: "f32" }, { name: "v", type: "f32" }, {
-      name: "part",
-      type: "f32",
-      write: true,
-    }])
-  }
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  ${grid.prologue}
-  let bh = wgIndex / ${l.nkb}u;
-  let j0 = (wgIndex % ${l.nkb}u) * ${bc}u;
-  let n = min(${bc}u, ${l.sk}u - j0);
-  let base = wgIndex * ${l.partWidth}u;
-  for (var c = lid; c < ${l.d + l.dv}u; c += 64u) {
-    if (c < ${l.d}u) {
-      var s = 0.0f;
-      for (var j = 0u; j < n; j++) { s += k[(bh * ${l.sk}u + j0 + j) * ${l.d}u + c]; }
-      part[base + c] = s;
-    } else {
-      let cv = c - ${l.d}u;
-      var s = 0.0f;
-      var lo = 3.0e38f;
-      var hi = ${negativeSentinel};
-      for (var j = 0u; j < n; j++) {
-        let x = v[(bh * ${l.sk}u + j0 + j) * ${l.dv}u + cv];
-        s += x;
-        lo = min(lo, x);
-        hi = max(hi, x);
-      }
-      part[base + c] = s;
-      part[base + ${l.dv}u + c] = lo;
-      part[base + ${2 * l.dv}u + c] = hi;
-    }
-  }
-}
-`;
-  return {
-    name: "attn_i8_stats",
-    code,
-    bindings: [read("in1"), read("in2"), write("i8_part")],
-    workgroups: grid.workgroups,
-  };
-}
-
-/** Kernel 2: per (bh), the key means, value ranges and value means from the partials. */
-function finalizeKernel(l: Layout, target: KernelTarget): KernelPlan["kernels"][number] {
-  const grid = linearGrid(l.bh, target.maxWorkgroupsPerDimension);
-  const code = `${
-    declare([{ name: "part", type: "f32" }, { name: "stat", type: "f32", write: true }])
-  }
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  ${grid.prologue}
-  let bh = wgIndex;
-  let out = bh * ${l.statWidth}u;
-  let first = bh * ${l.nkb}u * ${l.partWidth}u;
-  for (var c = lid; c < ${l.dp + l.dvp}u; c += 64u) {
-    if (c < ${l.dp}u) {
-      var s = 0.0f;
-      if (c < ${l.d}u) {
-        for (var t = 0u; t < ${l.nkb}u; t++) { s += part[first + t * ${l.partWidth}u + c]; }
-      }
-      stat[out + c] = s / ${f32Literal(Math.max(l.sk, 1))};
-    } else {
-      let cv = c - ${l.dp}u;
-      var r = 0.0f;
-      var mu = 0.0f;
-      if (cv < ${l.dv}u) {
-        let at = first + ${l.d}u + cv;
-        var s = 0.0f;
-        var lo = 3.0e38f;
-        var hi = ${negativeSentinel};
-        for (var t = 0u; t < ${l.nkb}u; t++) {
-          s += part[at + t * ${l.partWidth}u];
-          lo = min(lo, part[at + t * ${l.partWidth}u + ${l.dv}u]);
-          hi = max(hi, part[at + t * ${l.partWidth}u + ${2 * l.dv}u]);
-        }
-        mu = s / ${f32Literal(Math.max(l.sk, 1))};
-        r = max(hi - mu, mu - lo);
-      }
-      stat[out + ${l.dp}u + cv] = r;
-      stat[out + ${l.dp + l.dvp}u + cv] = mu;
-    }
-  }
-}
-`;
-  return {
-    name: "attn_i8_finalize",
-    code,
-    bindings: [read("i8_part"), write("i8_stat")],
-    workgroups: grid.workgroups,
-  };
-}
-
-/** WGSL that packs four quantized values `x * inv` (rounded, clamped to +-127) into an i32. */
-function packQuads(values: readonly string[], inverse: readonly string[]): string {
-  const q = values.map((x, i) => `i32(clamp(round(${x} * ${inverse[i]}), -127.0f, 127.0f))`);
-  return `bitcast<i32>(pack4xI8(vec4<i32>(${q.join(", ")})))`;
-}
-
-/**
- * Kernel 3: per key block, its key scale and the packed int8 keys and values. The 64
- * invocations walk the block's packed words in order (word `w` of key `j` is item `j * Dp / 4 +
- * w`), so neighbouring invocations read neighbouring floats and write neighbouring words.
- */
-function quantKvKernel(l: Layout, target: KernelTarget): KernelPlan["kernels"][number] {
-  const grid = linearGrid(l.bh * l.nkb, target.maxWorkgroupsPerDimension);
-  const kWords = l.dp / 4, vWords = l.dvp / 4;
-  // Channels past D (or Dv) quantize to zero; their index is clamped so that no load leaves the
-  // row (WGSL's select evaluates both operands, and robustness is off).
-  const kVal = (c: string) =>
-    `select(0.0f, k[kRow + min(${c}, ${l.d - 1}u)] - stat[sb + ${c}], valid && ${c} < ${l.d}u)`;
-  const vVal = (c: string) =>
-    `select(0.0f, v[vRow + min(${c}, ${l.dv - 1}u)] - stat[sb + ${
-      l.dp + l.dvp
-    }u + ${c}], valid && ${c} < ${l.dv}u)`;
-  const vInv = (c: string) => `vInverse(stat[sb + ${l.dp}u + ${c}])`;
-  const code = `${
-    declare([
-      { name: "k", type: "f32" },
-      { name: "v", type: "f32" },
-      { name: "stat", type: "f32" },
-      { name: "k8", type: "i32", write: true },
-      { name: "ks", type: "f32", write: true },
-      { name: "v8", type: "i32", write: true },
-    ])
-  }
-var<workgroup> red: array<f32, 64>;
-
-fn vInverse(r: f32) -> f32 { return select(0.0f, 127.0f / r, r > 0.0f); }
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  ${grid.prologue}
-  let bh = wgIndex / ${l.nkb}u;
-  let t = wgIndex % ${l.nkb}u;
-  let sb = bh * ${l.statWidth}u;
-  var amax = 0.0f;
-  for (var i = lid; i < ${bc * kWords}u; i += 64u) {
-    let key = t * ${bc}u + i / ${kWords}u;
-    let c0 = 4u * (i % ${kWords}u);
-    if (key < ${l.sk}u) {
-      let kRow = (bh * ${l.sk}u + key) * ${l.d}u;
-      for (var c = c0; c < min(c0 + 4u, ${l.d}u); c++) {
-        amax = max(amax, abs(k[kRow + c] - stat[sb + c]));
-      }
-    }
-  }
-  red[lid] = amax;
-  workgroupBarrier();
-  for (var s = 32u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
-    workgroupBarrier();
-  }
-  let blockMax = red[0];
-  let inv = select(0.0f, 127.0f / blockMax, blockMax > 0.0f);
-  if (lid == 0u) { ks[bh * ${l.nkb}u + t] = blockMax / 127.0f; }
-  for (var i = lid; i < ${bc * kWords}u; i += 64u) {
-    let key = t * ${bc}u + i / ${kWords}u;
-    let c = 4u * (i % ${kWords}u);
-    let valid = key < ${l.sk}u;
-    let kRow = select(0u, (bh * ${l.sk}u + key) * ${l.d}u, valid);
-    k8[(bh * ${l.nkb * bc}u + key) * ${kWords}u + i % ${kWords}u] = ${
-    packQuads(range(4).map((u) => kVal(`(c + ${u}u)`)), ["inv", "inv", "inv", "inv"])
-  };
-  }
-  for (var i = lid; i < ${bc * vWords}u; i += 64u) {
-    let key = t * ${bc}u + i / ${vWords}u;
-    let c = 4u * (i % ${vWords}u);
-    let valid = key < ${l.sk}u;
-    let vRow = select(0u, (bh * ${l.sk}u + key) * ${l.dv}u, valid);
-    v8[(bh * ${l.nkb * bc}u + key) * ${vWords}u + i % ${vWords}u] = ${
-    packQuads(range(4).map((u) => vVal(`(c + ${u}u)`)), range(4).map((u) => vInv(`(c + ${u}u)`)))
-  };
-  }
-}
-`;
-  return {
-    name: "attn_i8_quant_kv",
-    code,
-    bindings: [
-      read("in1"),
-      read("in2"),
-      read("i8_stat"),
-      write("i8_k"),
-      write("i8_ks"),
-      write("i8_v"),
-    ],
-    workgroups: grid.workgroups,
-  };
-}
-
-/**
- * Kernel 4: per query row, its scale (in log2 score units) and packed int8 row. `Dp / 4`
- * neighbouring invocations share a row, one packed word each (up to 64, then each takes every
- * 64th word), so that loads and stores are contiguous; the row's maximum and score shift are
- * joined in workgroup memory.
- */
-function quantQKernel(
-  l: Layout,
-  spec: AttentionSpec,
-  target: KernelTarget,
-): KernelPlan["kernels"][number] {
-  const words = l.dp / 4;
-  const perRow = Math.min(words, 64), rows = Math.floor(64 / perRow);
-  const tiles = Math.ceil(l.sqp / rows);
-  const grid = linearGrid(l.bh * tiles, target.maxWorkgroupsPerDimension);
-  const qVal = (c: string) =>
-    `select(0.0f, q[qRow + min(${c}, ${l.d - 1}u)], valid && ${c} < ${l.d}u)`;
-  const code = `${
-    declare([
-      { name: "q", type: "f32" },
-      { name: "stat", type: "f32" },
-      { name: "q8", type: "i32", write: true },
-      { name: "qs", type: "f32", write: true },
-    ])
-  }
-var<workgroup> redMax: array<f32, 64>;
-var<workgroup> redShift: array<f32, 64>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  ${grid.prologue}
-  let bh = wgIndex / ${tiles}u;
-  let rr = lid / ${perRow}u;
-  let wi = lid % ${perRow}u;
-  let row = (wgIndex % ${tiles}u) * ${rows}u + rr;
-  let inRange = rr < ${rows}u && row < ${l.sqp}u;
-  let valid = inRange && row < ${l.sq}u;
-  let qRow = select(0u, (bh * ${l.sq}u + row) * ${l.d}u, valid);
-  var amax = 0.0f;
-  // The key smoothing shifts this row's scores by -scale q . mu_k: kept for the log-sum-exp.
-  var shift = 0.0f;
-  if (valid) {
-    for (var w = wi; w < ${words}u; w += ${perRow}u) {
-      for (var c = 4u * w; c < min(4u * w + 4u, ${l.d}u); c++) {
-        amax = max(amax, abs(q[qRow + c]));
-        shift += q[qRow + c] * stat[bh * ${l.statWidth}u + c];
-      }
-    }
-  }
-  redMax[lid] = amax;
-  redShift[lid] = shift;
-  workgroupBarrier();
-  if (inRange && wi == 0u) {
-    var a = 0.0f;
-    var sh = 0.0f;
-    for (var u = 0u; u < ${perRow}u; u++) {
-      a = max(a, redMax[lid + u]);
-      sh += redShift[lid + u];
-    }
-    redMax[lid] = a;
-    redShift[lid] = sh;
-  }
-  workgroupBarrier();
-  if (!inRange) { return; }
-  let rowMax = redMax[rr * ${perRow}u];
-  let inv = select(0.0f, 127.0f / rowMax, rowMax > 0.0f);
-  if (wi == 0u) {
-    qs[(bh * ${l.sqp}u + row) * 2u] = (rowMax / 127.0f) * ${
-    f32Literal(Math.fround(spec.scale * Math.LOG2E))
-  };
-    qs[(bh * ${l.sqp}u + row) * 2u + 1u] = redShift[rr * ${perRow}u] * ${
-    f32Literal(Math.fround(spec.scale))
-  };
-  }
-  let out = (bh * ${l.sqp}u + row) * ${words}u;
-  for (var w = wi; w < ${words}u; w += ${perRow}u) {
-    let c = 4u * w;
-    q8[out + w] = ${
-    packQuads(range(4).map((i) => qVal(`(c + ${i}u)`)), ["inv", "inv", "inv", "inv"])
-  };
-  }
-}
-`;
-  return {
-    name: "attn_i8_quant_q",
-    code,
-    bindings: [read("in0"), read("i8_stat"), write("i8_q"), write("i8_qs")],
-    workgroups: grid.workgroups,
-  };
-}
-
 /** Kernel 5: the attention proper (see the module documentation). */
 function mainKernel(
-  l: Layout,
+  l: Int8Layout,
   spec: AttentionSpec,
   target: KernelTarget,
   mode: Int8MatrixMode,
@@ -1039,7 +693,7 @@ export function int8AttentionPlan(
         }`,
     );
   }
-  const l = layoutOf(spec, subgroups, shape.wide ? 32 : 16);
+  const l = int8Layout(spec, subgroups, shape.wide ? 32 : 16);
   if (!fits(subgroups)) {
     throw new Error(
       `int8 attention: ${subgroups} subgroups need ${
@@ -1051,24 +705,11 @@ export function int8AttentionPlan(
   }
   if (l.bh * l.sq === 0) return { scratch: [], kernels: [] };
   checkBindings("attn_i8_fwd", 8, target);
-  const kernels = [
-    ...(l.nkb > 0
-      ? [statsKernel(l, target), finalizeKernel(l, target), quantKvKernel(l, target)]
-      : []),
-    quantQKernel(l, spec, target),
-    mainKernel(l, spec, target, mode, subgroups, shape),
-  ];
-  const skp = l.nkb * bc;
   return {
-    scratch: [
-      { name: "i8_part", bytes: Math.max(1, l.bh * l.nkb * l.partWidth) * 4 },
-      { name: "i8_stat", bytes: l.bh * l.statWidth * 4 },
-      { name: "i8_q", bytes: l.bh * l.sqp * l.dp },
-      { name: "i8_qs", bytes: l.bh * l.sqp * 8 },
-      { name: "i8_k", bytes: Math.max(4, l.bh * skp * l.dp) },
-      { name: "i8_ks", bytes: Math.max(1, l.bh * l.nkb) * 4 },
-      { name: "i8_v", bytes: Math.max(4, l.bh * skp * l.dvp) },
+    scratch: int8Scratch(l),
+    kernels: [
+      ...int8QuantizationKernels(l, spec, target),
+      mainKernel(l, spec, target, mode, subgroups, shape),
     ],
-    kernels,
   };
 }
