@@ -114,8 +114,25 @@ function politeImmediate(callback: (...args: unknown[]) => void, ...args: unknow
  */
 export function setPollSchedule(next: PollSchedule | "native" | null): void {
   native = next === "native";
-  schedule = next === null || next === "native" ? adapterSchedule : next;
+  explicit = next !== null && next !== "native";
+  schedule = explicit ? next as PollSchedule : adapterSchedule;
 }
+
+/**
+ * The schedule waits use now.
+ *
+ * @example
+ * ```ts
+ * import { currentPollSchedule } from "./gpu_wait.ts";
+ * currentPollSchedule().maxSleepMicros; // 500
+ * ```
+ */
+export function currentPollSchedule(): PollSchedule {
+  return schedule;
+}
+
+/** Whether `setPollSchedule` chose the schedule (which the adapter's then does not replace). */
+let explicit = false;
 
 /** The schedule `setPollSchedule(null)` restores: the adapter's (see usePollScheduleFor). */
 let adapterSchedule: PollSchedule = defaultPollSchedule;
@@ -124,7 +141,8 @@ let native = false;
 
 /**
  * Picks the schedule for the process's adapter: {@link hardwarePollSchedule} on a GPU, the
- * default on a software adapter (whose cores are the GPU). `setPollSchedule` overrides it.
+ * default on a software adapter (whose cores are the GPU). A schedule given to
+ * `setPollSchedule`, before or after, takes precedence until `setPollSchedule(null)`.
  *
  * @example
  * ```ts
@@ -134,7 +152,7 @@ let native = false;
  */
 export function usePollScheduleFor(adapter: { readonly isSoftware: boolean }): void {
   adapterSchedule = adapter.isSoftware ? defaultPollSchedule : hardwarePollSchedule;
-  schedule = adapterSchedule;
+  if (!explicit) schedule = adapterSchedule;
 }
 
 /**

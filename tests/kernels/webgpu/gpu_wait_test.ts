@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { assert, assertEquals } from "../../_assert.ts";
 import {
+  currentPollSchedule,
   defaultPollSchedule,
   hardwarePollSchedule,
   setPollSchedule,
@@ -103,6 +104,20 @@ Deno.test("waits on the hardware schedule spin: 3 ms events are noticed at once"
     // 2-core machine now and then stalls any single wait by milliseconds.
     assert(median(polls) > 200, `median ${median(polls)} polls in 3 ms: the wait did not spin`);
     assert(median(lates) < 1, `median lateness ${median(lates).toFixed(3)} ms`);
+  } finally {
+    usePollScheduleFor({ isSoftware: true });
+    setPollSchedule(null);
+  }
+});
+
+Deno.test("a schedule set explicitly survives the adapter's choice until reset", () => {
+  const custom = { ...defaultPollSchedule, spinMicros: 1_000 };
+  try {
+    setPollSchedule(custom);
+    usePollScheduleFor({ isSoftware: false });
+    assertEquals(currentPollSchedule(), custom);
+    setPollSchedule(null);
+    assertEquals(currentPollSchedule(), hardwarePollSchedule);
   } finally {
     usePollScheduleFor({ isSoftware: true });
     setPollSchedule(null);
