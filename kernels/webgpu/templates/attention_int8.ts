@@ -427,7 +427,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
       ? "let sg = sgId;\n  let lane = laneId;"
       : native
       ? "let sg = 0u;\n  let lane = li;"
-      : "// Virtual 32-lane subgroups: lanes 2r and 2r + 1 share a hardware subgroup of any size.\n  let sg = li / 32u;\n  let lane = li % 32u;"}
+      : `// Virtual 32-lane subgroups${
+        lpr === 2
+          ? ": lanes 2r and 2r + 1 share a hardware subgroup of any size."
+          : " (one lane per row: no lane exchanges)."
+      }\n  let sg = li / 32u;\n  let lane = li % 32u;`}
   let row0 = tile * ${l.rowsPerGroup}u + sg * ${rowsPerSg}u;
   ${lpr === 2 ? "let r = lane >> 1u;\n  let half = lane & 1u;" : "let r = lane;\n  let half = 0u;"}
   let row = row0 + r;
