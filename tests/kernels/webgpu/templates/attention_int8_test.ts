@@ -131,12 +131,9 @@ async function check(c: Case, mode: Int8MatrixMode): Promise<void> {
   );
 }
 
-/**
- * Pinned: S = 1; a ragged last key block; padded head dims; Sq > Sk causal (masked rows);
- * D = Dv = 128.
- */
-const examples: Case[] = [
-  {
+/** A pinned case: one (batch, head), S = 1, D = Dv = 64, 4 subgroups, no options, but `c`. */
+function int8Case(c: Partial<Case>): Case {
+  return {
     batch: 1,
     heads: 1,
     seqQ: 1,
@@ -148,23 +145,19 @@ const examples: Case[] = [
     separate: false,
     stageKeys: false,
     seed: 1,
-  },
-  {
-    batch: 1,
-    heads: 2,
-    seqQ: 70,
-    seqK: 150,
-    headDim: 64,
-    headDimV: 64,
-    causal: false,
-    subgroups: 4,
-    separate: false,
-    stageKeys: true,
-    seed: 2,
-  },
-  {
+    ...c,
+  };
+}
+
+/**
+ * Pinned: S = 1; a ragged last key block; padded head dims; Sq > Sk causal (masked rows);
+ * D = Dv = 128.
+ */
+const examples: Case[] = [
+  int8Case({}),
+  int8Case({ heads: 2, seqQ: 70, seqK: 150, stageKeys: true, seed: 2 }),
+  int8Case({
     batch: 2,
-    heads: 1,
     seqQ: 45,
     seqK: 70,
     headDim: 12,
@@ -174,119 +167,88 @@ const examples: Case[] = [
     separate: true,
     stageKeys: true,
     seed: 3,
-  },
-  {
-    batch: 1,
-    heads: 1,
+  }),
+  int8Case({
     seqQ: 130,
     seqK: 64,
     headDim: 40,
-    headDimV: 64,
     causal: true,
     subgroups: 1,
     separate: true,
-    stageKeys: false,
     seed: 4,
-  },
+  }),
   // Dv = 128 with the default workgroup shape: fewer subgroups where 32 KB is the limit.
-  {
-    batch: 1,
-    heads: 1,
+  int8Case({
     seqQ: 40,
     seqK: 100,
     headDim: 128,
     headDimV: 128,
-    causal: false,
     subgroups: undefined,
-    separate: false,
     stageKeys: true,
     seed: 5,
-  },
+  }),
   // Prefetched blocks with recomputed scores and float-add conversions: causal, ragged blocks,
   // padded head dims (Dp = 32, Dvp = 48).
-  {
-    batch: 1,
+  int8Case({
     heads: 2,
     seqQ: 75,
     seqK: 140,
     headDim: 24,
     headDimV: 40,
     causal: true,
-    subgroups: 4,
-    separate: false,
-    stageKeys: false,
     prefetch: true,
     recomputeScores: true,
     fastConvert: true,
     conflictFree: true,
     seed: 6,
-  },
+  }),
   // The register-light and conversion options without prefetch, one with the separate tile.
-  {
-    batch: 1,
-    heads: 1,
+  int8Case({
     seqQ: 33,
     seqK: 129,
-    headDim: 64,
-    headDimV: 64,
-    causal: false,
     subgroups: 2,
     separate: true,
-    stageKeys: false,
     recomputeScores: true,
     conflictFree: true,
     seed: 7,
-  },
-  {
-    batch: 1,
-    heads: 1,
+  }),
+  int8Case({
     seqQ: 20,
     seqK: 65,
-    headDim: 64,
     headDimV: 80,
-    causal: false,
     subgroups: 1,
-    separate: false,
     stageKeys: true,
     fastConvert: true,
     // Dv / 2 = 40 columns per lane: the rotated columns wrap.
     conflictFree: true,
     seed: 8,
-  },
+  }),
   // Wide rows (32 per subgroup, one lane each) with the native defaults' options, causal and
   // ragged; then with the separate tile, a padded Dv and the plain layout.
-  {
-    batch: 1,
-    heads: 1,
+  int8Case({
     seqQ: 70,
     seqK: 130,
-    headDim: 64,
-    headDimV: 64,
     causal: true,
     subgroups: 1,
-    separate: false,
-    stageKeys: false,
     prefetch: true,
     recomputeScores: true,
     fastConvert: true,
     conflictFree: true,
     wideRows: true,
     seed: 9,
-  },
-  {
+  }),
+  int8Case({
     batch: 2,
-    heads: 1,
     seqQ: 33,
     seqK: 66,
     headDim: 40,
     headDimV: 40,
-    causal: false,
     subgroups: 1,
     separate: true,
     stageKeys: true,
     wideRows: true,
     seed: 10,
-  },
+  }),
 ];
 
 // Wide values leave the workgroup shape to the plan, and separate products take at most two
