@@ -43,7 +43,8 @@ console.error(`[gpu_targets] int8 subgroup matrices: ${gpu.info.int8MatrixNote}`
 /**
  * Median seconds per call of `run` over `iters` samples after one warm-up. Each sample is
  * `callsPerSync` calls and one device synchronization: 1 measures a call's latency (submit,
- * GPU time, completion), more measures device throughput with the queue kept busy.
+ * GPU time, completion), more measures device throughput with the queue kept busy. `sync` is
+ * how a sample waits (default: the device's poll schedule).
  */
 async function time(
   run: () => NDArray[],

@@ -225,10 +225,11 @@ function mainKernel(
   const oName = separate ? "sO" : "sS";
   // The subgroup-matrix forms (native, and mimic for tests) share one kernel text.
   const matrices = mode !== "emulated";
-  // Staged keys: the block's keys at sK[key * Dp + d] (int8 elements).
-  const staged = stageKeys && matrices;
+  // Staged keys: the block's keys at sK[key * Dp + d] (int8 elements). The plan keeps staging
+  // and prefetch off for the emulated form, whose products read storage.
+  const staged = stageKeys;
   // Prefetched blocks: keys as staged (one buffer), values at sV[key * Dvp + c].
-  const fetched = prefetch && matrices && l.nkb > 0;
+  const fetched = prefetch && l.nkb > 0;
   const ops = mode === "native" ? nativeOps(target.int8MatrixUnits!) : mimicOps(
     ["q8", "k8", "sP", "v8", ...(staged || fetched ? ["sK"] : []), ...(fetched ? ["sV"] : [])],
     Math.max(l.dp / 32, bc / 32),
