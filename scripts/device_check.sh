@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # Prepared runs on a lent GPU machine (see scripts/device_pack.sh for `.device/`). The default
-# run (about 300 s on an H100) fits one 600-second device command: the int8 subgroup-matrix probe and attention tests
-# first (they decide whether the int8 attention works there at all), then the int8 attention
+# run (about 330 s on an H100) fits one 600-second device command: the int8 subgroup-matrix probe
+# and attention tests first (they decide whether the int8 attention works there at all), then the
+# int8 subgroup-matrix ceiling kernels (what the products allow, about 20 s), the int8 attention
 # sweep and the real-GPU targets. A second run, `tests stress`, takes the WebGPU test directory
 # and the attention stress check. Each step has its own timeout so that one hang does not eat the
-# device budget, and every log lands in $OUT (or out/device when $OUT is unset).
+# device budget, and every log lands in $OUT (or out/device when $OUT is unset) as its step ends,
+# so a command cut short still returns the steps that finished.
 #
 # Usage (the device tool's command):
 #   source .device/boot.sh >/dev/null 2>&1 && export PATH=/tmp/dv:$PATH && bash scripts/device_check.sh
-# Steps can be chosen: `bash scripts/device_check.sh tests stress` (int8, tests, sweep, targets,
-# stress; the default is `int8 sweep targets`, at most 610 s of timeouts; it took 228 s on an
-# H100 with 9 configurations in the sweep, about 17 s each).
+# Steps can be chosen: `bash scripts/device_check.sh tests stress` (int8, tests, ceiling, sweep,
+# targets, stress; the default is `int8 ceiling sweep targets`; on an H100 `int8 sweep targets`
+# took 228 s with 9 configurations in the sweep, about 17 s each).
 set -u
 out="${OUT:-out/device}"
 mkdir -p "$out" out/bench
-steps="${*:-int8 sweep targets}"
+steps="${*:-int8 ceiling sweep targets}"
 run() { # name, seconds, command...
   local name=$1 seconds=$2
   shift 2
@@ -29,13 +31,15 @@ for step in $steps; do
   case $step in
   int8) run int8_tests 150 deno test -A --no-check tests/kernels/webgpu/templates/attention_int8_test.ts ;;
   tests) run webgpu_tests 150 deno test -A --no-check tests/kernels/webgpu/ ;;
-  sweep) run int8_sweep 260 deno run -A --no-check bench/gpu_attention_int8_sweep.ts ;;
+  sweep) run int8_sweep 300 deno run -A --no-check bench/gpu_attention_int8_sweep.ts ;;
+  # What int8 subgroup matrices allow here, pattern by pattern (about 20 s).
+  ceiling) run int8_ceiling 90 deno run -A --no-check bench/gpu_int8_mma_ceiling.ts ;;
   targets) run targets 200 deno run -A --no-check bench/gpu_targets.ts ;;
   # Races show at sizes where many workgroups run at once: the attention kernels (portable and
   # GPU backward) at S = 4096, each run twice and compared bit for bit.
   stress) run stress 150 deno run -A --no-check tests/kernels/webgpu/templates/_stress.ts \
     --only attention --attention 48,4096,64,0 --no-backend ;;
-  *) echo "unknown step $step (int8, tests, sweep, targets, stress)" ;;
+  *) echo "unknown step $step (int8, tests, sweep, ceiling, targets, stress)" ;;
   esac
 done
 cp out/bench/*.json "$out/" 2>/dev/null

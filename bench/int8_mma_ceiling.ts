@@ -1,0 +1,314 @@
+/**
+ * How fast can WGSL's int8 subgroup matrices go on this adapter, and which of the int8
+ * attention's habits cost what? Kernels that do nothing but the attention's tile products, in
+ * three access patterns, each checked exactly against a CPU product before it is timed
+ * (`bench/gpu_int8_mma_ceiling.ts` runs them).
+ *
+ * Why: the int8 attention (`kernels/webgpu/templates/attention_int8.ts`) reaches 38 TOPS on an
+ * H100 at S = 17,776 (205 ms for `4 B H S^2 D` = 7.8e12 integer operations, quantization
+ * included), and a naive one-subgroup int8 matmul reached 46 TOPS on an H200. Whether 180 ms
+ * (43 TOPS) is near what Dawn's subgroup matrices allow, or far from it, decides where the next
+ * kernel work goes: into the products' feeding, or into the softmax around them.
+ *
+ * The source buffer holds, in int8 elements: `16 R` query rows of 64 channels (row-major, row
+ * tile `r` and channel half `kk` as the left tile at `1024 r + 32 kk`, stride 64), then one
+ * block of 64 keys of 64 channels at {@link ceilingKeysAt} (right tile `(n, kk)`: keys
+ * `16n .. 16n + 15`, channels `32 kk ..`, read column-major with stride 64: the attention's
+ * `K^T` tiles). Patterns:
+ * - `registers`: `R` left and right tiles loaded once from storage; every iteration is `R`
+ *   independent products into `R` accumulators. The raw product rate.
+ * - `workgroup`: the key block in workgroup memory; every iteration loads one of its 8 tiles and
+ *   multiplies it into `R` accumulators (`R` = 1 is the attention's 16-row subgroups, 2 its
+ *   `wideRows`).
+ * - `scores`: the attention's score step: per iteration a 16 x 16 score tile per row tile (two
+ *   products over the 64 channels) stored to workgroup memory, with a workgroup barrier after
+ *   every 4 iterations (one key block) when `barriers` is set.
+ *
+ * @module
+ */
+
+import type { KernelPlan, KernelTarget } from "../kernels/webgpu/kernel.ts";
+import {
+  type MatrixOps,
+  mimicOps,
+  nativeOps,
+} from "../kernels/webgpu/templates/_int8_matrix_ops.ts";
+
+/** The access patterns of {@link int8MmaCeilingPlan} (see the module documentation). */
+export type CeilingPattern = "registers" | "workgroup" | "scores";
+
+/** One ceiling kernel. */
+export interface CeilingCase {
+  readonly pattern: CeilingPattern;
+  /** 32-lane subgroups per workgroup: 1, 2, 4 or 8. */
+  readonly subgroups: number;
+  /** Row tiles (accumulators) per subgroup: 1 to 8 (`scores`: 1 or 2). */
+  readonly rowTiles: number;
+  /** Loop iterations per subgroup (`workgroup`: a multiple of 8; `scores`: of 4). */
+  readonly iterations: number;
+  /** Workgroups launched (at most 65,535). */
+  readonly workgroups: number;
+  /** `scores` only: a workgroup barrier after every 4 iterations (one 64-key block). */
+  readonly barriers?: boolean;
+}
+
+/** Int8 element offset of the key block in the source buffer (after 8 row tiles of queries). */
+export const ceilingKeysAt = 8 * 1024;
+
+/** Int8 elements of the source buffer: 128 query rows and 64 keys, 64 channels each. */
+export const ceilingSourceElements = ceilingKeysAt + 64 * 64;
+
+/** Row stride (i32 words) of a subgroup's score tiles: 1 (mod 32), so rows start in distinct banks. */
+const scoreStride = 65;
+
+/**
+ * Integer operations of one launch (`2 * 16 * 16 * 32` per product).
+ *
+ * @example
+ * ```ts
+ * import { ceilingOps } from "./int8_mma_ceiling.ts";
+ * ceilingOps({ pattern: "registers", subgroups: 1, rowTiles: 1, iterations: 1, workgroups: 1 });
+ * // 16384
+ * ```
+ */
+export function ceilingOps(c: CeilingCase): number {
+  const products = c.pattern === "scores" ? 2 : 1;
+  return 16384 * products * c.rowTiles * c.iterations * c.subgroups * c.workgroups;
+}
+
+/**
+ * Int32 words each subgroup writes to the output: `R` 16 x 16 tiles (`registers`,
+ * `workgroup`) or `R` 16 x 64 score tiles (`scores`).
+ *
+ * @example
+ * ```ts
+ * import { ceilingWordsPerSubgroup } from "./int8_mma_ceiling.ts";
+ * ceilingWordsPerSubgroup({ pattern: "scores", subgroups: 4, rowTiles: 2, iterations: 4,
+ *   workgroups: 1 }); // 2048
+ * ```
+ */
+export function ceilingWordsPerSubgroup(c: CeilingCase): number {
+  return c.rowTiles * (c.pattern === "scores" ? 1024 : 256);
+}
+
+function checkCase(c: CeilingCase): void {
+  const problems = [
+    ![1, 2, 4, 8].includes(c.subgroups) && `subgroups ${c.subgroups} (1, 2, 4 or 8)`,
+    (c.rowTiles < 1 || c.rowTiles > (c.pattern === "scores" ? 2 : 8) ||
+      !Number.isInteger(c.rowTiles)) &&
+    `rowTiles ${c.rowTiles} (1 to ${c.pattern === "scores" ? 2 : 8} for ${c.pattern})`,
+    (c.iterations < 1 || !Number.isInteger(c.iterations) ||
+      c.iterations % ({ registers: 1, workgroup: 8, scores: 4 }[c.pattern]) !== 0) &&
+    `iterations ${c.iterations} (a positive multiple of ${
+      { registers: 1, workgroup: 8, scores: 4 }[c.pattern]
+    } for ${c.pattern})`,
+    (c.workgroups < 1 || c.workgroups > 65535 || !Number.isInteger(c.workgroups)) &&
+    `workgroups ${c.workgroups} (1 to 65,535)`,
+  ].filter((p): p is string => typeof p === "string");
+  if (problems.length > 0) {
+    throw new Error(`int8 MMA ceiling: bad case ${JSON.stringify(c)}: ${problems.join("; ")}`);
+  }
+}
+
+/**
+ * The ceiling kernel of `c`: binds `in0` (the source, packed int8) and `out0` (int32,
+ * {@link ceilingWordsPerSubgroup} words per subgroup in launch order). `mode` `native` prints
+ * Dawn's subgroup-matrix builtins (the adapter's `int8MatrixUnits` must be known); `mimic`
+ * prints the plain-WGSL stand-ins of the attention's tests (exact, slow; keep `iterations`
+ * small), so the offsets, strides and expected values are checked on any adapter.
+ *
+ * @example
+ * ```ts ignore
+ * import { int8MmaCeilingPlan } from "./int8_mma_ceiling.ts";
+ * const plan = int8MmaCeilingPlan({ pattern: "workgroup", subgroups: 4, rowTiles: 1,
+ *   iterations: 4096, workgroups: 1056 }, target, "native");
+ * plan.kernels[0]!.name; // "int8_ceiling_workgroup_4sg_r1"
+ * ```
+ */
+export function int8MmaCeilingPlan(
+  c: CeilingCase,
+  target: KernelTarget,
+  mode: "native" | "mimic",
+): KernelPlan {
+  checkCase(c);
+  if (mode === "native" && target.int8MatrixUnits === undefined) {
+    throw new Error(
+      "int8 MMA ceiling: the native kernels need the device probe's int8MatrixUnits " +
+        `(subgroupMatrixInt8 ${target.subgroupMatrixInt8 ?? false})`,
+    );
+  }
+  const { pattern, subgroups, rowTiles: rt, iterations } = c;
+  const maxPairs = pattern === "scores" ? 2 : iterations;
+  const ops: MatrixOps = mode === "native" ? nativeOps(target.int8MatrixUnits!) : mimicOps(
+    pattern === "registers" ? ["src"] : ["src", "sB"],
+    maxPairs,
+    [pattern === "scores" ? "sS" : "dst"],
+  );
+  const native = mode === "native";
+  const rows = Array.from({ length: rt }, (_, r) => r);
+  const left = (r: number, kk: number) =>
+    ops.load("left", "row_major", "src", `${1024 * r + 32 * kk}u`, 64);
+  const keyTile = (buffer: "src" | "sB", n: string, kk: string) =>
+    ops.load(
+      "right",
+      "col_major",
+      buffer,
+      buffer === "src"
+        ? `${ceilingKeysAt}u + ${n} * 1024u + ${kk} * 32u`
+        : `${n} * 1024u + ${kk} * 32u`,
+      64,
+    );
+  const words = ceilingWordsPerSubgroup(c);
+  const out = `(wid.x * ${subgroups}u + sg) * ${words}u`;
+  const body = {
+    registers: `${rows.map((r) => `let a${r} = ${left(r, 0)};`).join("\n  ")}
+  ${rows.map((r) => `let b${r} = ${keyTile("src", `${r % 4}u`, `${(r >> 2) % 2}u`)};`).join("\n  ")}
+  ${rows.map((r) => `var acc${r} = ${ops.zero};`).join("\n  ")}
+  for (var i = 0u; i < ${iterations}u; i++) {
+    ${rows.map((r) => `acc${r} = ${ops.mma(`a${r}`, `b${r}`, `acc${r}`)};`).join("\n    ")}
+  }
+  ${rows.map((r) => ops.store("dst", `${out} + ${256 * r}u`, `acc${r}`, 16)).join("\n  ")}`,
+    workgroup: `${
+      rows.flatMap((r) => [0, 1].map((kk) => `let a${r}_${kk} = ${left(r, kk)};`)).join("\n  ")
+    }
+  ${rows.map((r) => `var acc${r} = ${ops.zero};`).join("\n  ")}
+  for (var i = 0u; i < ${iterations}u; i += 2u) {
+    // Tiles (n, 0) and (n, 1) of the key block: n = (i / 2) % 4.
+    let n = (i >> 1u) & 3u;
+    { let b = ${keyTile("sB", "n", "0u")};
+      ${rows.map((r) => `acc${r} = ${ops.mma(`a${r}_0`, "b", `acc${r}`)};`).join(" ")} }
+    { let b = ${keyTile("sB", "n", "1u")};
+      ${rows.map((r) => `acc${r} = ${ops.mma(`a${r}_1`, "b", `acc${r}`)};`).join(" ")} }
+  }
+  ${rows.map((r) => ops.store("dst", `${out} + ${256 * r}u`, `acc${r}`, 16)).join("\n  ")}`,
+    scores: `${
+      rows.flatMap((r) => [0, 1].map((kk) => `let a${r}_${kk} = ${left(r, kk)};`)).join("\n  ")
+    }
+  let sBase = sg * ${rt * 16 * scoreStride}u;
+  for (var i = 0u; i < ${iterations}u; i++) {
+    let n = i & 3u;
+    ${
+      rows.map((r) =>
+        `{ var acc = ${ops.zero};
+      acc = ${ops.mma(`a${r}_0`, keyTile("sB", "n", "0u"), "acc")};
+      acc = ${ops.mma(`a${r}_1`, keyTile("sB", "n", "1u"), "acc")};
+      ${ops.store("sS", `sBase + ${16 * r * scoreStride}u + n * 16u`, "acc", scoreStride)} }`
+      ).join("\n    ")
+    }
+    ${c.barriers ? "if ((i & 3u) == 3u) { workgroupBarrier(); } // one key block done" : ""}
+  }
+  workgroupBarrier(); // the last score tiles are stored
+  for (var e = lane; e < ${words}u; e += 32u) {
+    let r = e / 1024u;
+    let row = (e / 64u) % 16u;
+    dst[${out} + e] = sS[sBase + (r * 16u + row) * ${scoreStride}u + e % 64u];
+  }`,
+  }[pattern];
+  // The key block is copied for every pattern that reads it from workgroup memory.
+  const copy = pattern === "registers"
+    ? ""
+    : `for (var w = li; w < 1024u; w += ${32 * subgroups}u) {
+    sB[w] = src[${ceilingKeysAt / 4}u + w];
+  }
+  workgroupBarrier(); // the key block is in workgroup memory`;
+  const code = `${
+    native ? "enable chromium_experimental_subgroup_matrix;\nenable subgroups;\n" : ""
+  }@group(0) @binding(0) var<storage, read> src: array<i32>;
+@group(0) @binding(1) var<storage, read_write> dst: array<i32>;
+${
+    pattern === "registers"
+      ? ""
+      : "var<workgroup> sB: array<i32, 1024>; // 64 keys x 64 int8 channels"
+  }
+${
+    pattern === "scores"
+      ? `var<workgroup> sS: array<i32, ${subgroups * rt * 16 * scoreStride}>;`
+      : ""
+  }
+${native ? "" : ops.prelude}
+@compute @workgroup_size(${32 * subgroups})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32${
+    native && subgroups > 1
+      ? ", @builtin(subgroup_id) sgId: u32, @builtin(subgroup_invocation_id) laneId: u32"
+      : ""
+  }) {
+  ${
+    native && subgroups > 1
+      ? "let sg = sgId;\n  let lane = laneId;"
+      : native
+      ? "let sg = 0u;\n  let lane = li;"
+      : "let sg = li / 32u;\n  let lane = li % 32u;"
+  }
+  ${copy}
+  ${body}
+}
+`;
+  return {
+    scratch: [],
+    kernels: [{
+      name: `int8_ceiling_${pattern}_${subgroups}sg_r${rt}${c.barriers ? "_bar" : ""}`,
+      code,
+      bindings: [{ buffer: "in0", access: "read" }, { buffer: "out0", access: "read_write" }],
+      workgroups: [c.workgroups, 1, 1],
+    }],
+  };
+}
+
+/**
+ * What every subgroup of `c` must write, computed on the CPU from the source's int8 elements
+ * (the products are exact in int32 for sources within [-2, 2] and `iterations` up to 2^16).
+ *
+ * @example
+ * ```ts
+ * import { ceilingExpected, ceilingSourceElements } from "./int8_mma_ceiling.ts";
+ * const zeros = new Int8Array(ceilingSourceElements);
+ * ceilingExpected({ pattern: "registers", subgroups: 1, rowTiles: 1, iterations: 3,
+ *   workgroups: 1 }, zeros).every((x) => x === 0); // true
+ * ```
+ */
+export function ceilingExpected(c: CeilingCase, source: Int8Array): Int32Array {
+  if (source.length !== ceilingSourceElements) {
+    throw new Error(
+      `int8 MMA ceiling: the source has ${source.length} int8 elements, expected ${ceilingSourceElements}`,
+    );
+  }
+  // Query row i (of 16 R), channel d; key j (of 64), channel d.
+  const query = (i: number, d: number) => source[i * 64 + d]!;
+  const key = (j: number, d: number) => source[ceilingKeysAt + j * 64 + d]!;
+  // The 16 x 16 product of row tile r's channels [32kk, 32kk + 32) with keys 16n.. 16n + 15.
+  const tile = (r: number, n: number, kk: number, i: number, j: number) => {
+    let s = 0;
+    for (let d = 32 * kk; d < 32 * kk + 32; d++) s += query(16 * r + i, d) * key(16 * n + j, d);
+    return s;
+  };
+  const out = new Int32Array(ceilingWordsPerSubgroup(c));
+  for (let r = 0; r < c.rowTiles; r++) {
+    for (let i = 0; i < 16; i++) {
+      if (c.pattern === "scores") {
+        for (let j = 0; j < 64; j++) {
+          out[r * 1024 + i * 64 + j] = tile(r, j >> 4, 0, i, j & 15) +
+            tile(r, j >> 4, 1, i, j & 15);
+        }
+        continue;
+      }
+      for (let j = 0; j < 16; j++) {
+        let s = 0;
+        if (c.pattern === "registers") {
+          // Left tile (r, 0) with right tile (r % 4, (r / 4) % 2), every iteration.
+          s = c.iterations * (
+            Array.from({ length: 32 }, (_, d) => d).reduce(
+              (a, d) => a + query(16 * r + i, d) * key(16 * (r % 4) + j, 32 * ((r >> 2) % 2) + d),
+              0,
+            )
+          );
+        } else {
+          // Every 8 iterations visit all 8 (n, kk) tiles once.
+          for (let n = 0; n < 4; n++) s += tile(r, n, 0, i, j) + tile(r, n, 1, i, j);
+          s *= c.iterations / 8;
+        }
+        out[r * 256 + i * 16 + j] = s;
+      }
+    }
+  }
+  return out;
+}
