@@ -18,6 +18,7 @@
 import { sharedGpu } from "../kernels/webgpu/device.ts";
 import { flag } from "./args.ts";
 import {
+  type Int8AblatedPart,
   int8AttentionNative,
   int8AttentionPlan,
 } from "../kernels/webgpu/templates/attention_int8.ts";
@@ -114,7 +115,9 @@ const results: Record<string, unknown>[] = [];
  * Configurations by name: `<subgroups>sg` then any of `_sep` (separate product tile), `_stk`
  * (staged keys), `_pf` (prefetched key and value blocks), `_rc` (recomputed scores), `_fc`
  * (float-add conversions), `_cf` (conflict-free workgroup layout), `_w` (32 rows per subgroup,
- * one lane each). `--configs 8sg_stk,4sg_pf` picks some; the plan's default first.
+ * one lane each), and for timing only `_x<part>` (`_xscores`, `_xsoftmax`, `_xvalues`, `_xfold`:
+ * that part of each key block's work left out, see `Int8AttentionOptions.ablate`; the time saved
+ * is what the part costs). `--configs 8sg_stk,4sg_pf` picks some; the plan's default first.
  * H100 (Dawn, 2026-11-26): 8sg_stk 232 ms, 2sg 257, 1sg 260, 4sg 264, 8sg 285, 2sg_stk 288,
  * 4sg_stk 291, 2sg_sep 329, 4sg_sep 349; second run: 4sg_pf_cf_rc 216, 8sg_pf 221, 4sg_cf 223,
  * 8sg_stk 233, 8sg_cf_fc 242, 8sg_cf 245, 4sg_pf_cf_fc 247, 4sg_pf_cf 251, 2sg_cf 254, 2sg_pf_cf
@@ -129,6 +132,11 @@ const defaultConfigs = [
   "2sg_w_pf_cf_fc",
   "4sg_cf_rc_fc",
   "8sg_pf_rc_fc",
+  // Where the default's time goes.
+  "4sg_pf_cf_rc_fc_xsoftmax",
+  "4sg_pf_cf_rc_fc_xfold",
+  "4sg_pf_cf_rc_fc_xvalues",
+  "4sg_pf_cf_rc_fc_xscores_xsoftmax",
 ];
 const configs = flag("configs", defaultConfigs.join(",")).split(",");
 let prepMs = NaN;
@@ -137,7 +145,12 @@ for (const config of configs) {
   try {
     const [count, ...parts] = config.split("_");
     const has = (part: string) => parts.includes(part);
-    const unknown = parts.filter((p) => !["sep", "stk", "pf", "rc", "fc", "cf", "w"].includes(p));
+    const ablatable: readonly string[] = ["scores", "softmax", "values", "fold"];
+    const ablate = parts.filter((p) => p.startsWith("x")).map((p) => p.slice(1));
+    const unknown = parts.filter((p) =>
+      !["sep", "stk", "pf", "rc", "fc", "cf", "w"].includes(p) &&
+      !(p.startsWith("x") && ablatable.includes(p.slice(1)))
+    );
     if (!/^\d+sg$/.test(count!) || unknown.length > 0) {
       throw new Error(`unknown configuration "${config}" (e.g. 4sg, 8sg_stk, 8sg_pf_rc_fc)`);
     }
@@ -150,6 +163,7 @@ for (const config of configs) {
       fastConvert: has("fc"),
       conflictFree: has("cf"),
       wideRows: has("w"),
+      ablate: ablate as Int8AblatedPart[],
     });
     // One binding (the inputs are 1.3 GB at full size) for the check and the timing.
     const bound = await bindPlan(gpu, plan, [Q, K, V], outputs);
@@ -174,7 +188,10 @@ for (const config of configs) {
         prep.destroy();
       }
     }
-    const row = { config: name, ms, prepMs, tflops: flops / ms / 1e9, relL2 };
+    // Ablated kernels leave work out: their time is what matters, their error is meaningless.
+    const row = ablate.length > 0
+      ? { config: name, ms, prepMs, ablated: ablate }
+      : { config: name, ms, prepMs, tflops: flops / ms / 1e9, relL2 };
     results.push(row);
     console.log(JSON.stringify(row));
   } catch (e) {

@@ -131,7 +131,28 @@ export interface Int8AttentionOptions {
    * columns of its row. Default false.
    */
   readonly wideRows?: boolean;
+  /**
+   * For timing only, the results are wrong: leave parts of each key block's work out of the
+   * main kernel, keeping its barriers, memory and launch, so that a sweep can tell what each
+   * part costs on a GPU. `scores`: the score products and their stores; `softmax`: the lanes'
+   * pass over the scores (maxima, probabilities, sums); `values`: the value products (and the
+   * fold that reads them); `fold`: the lanes' folding of the value product into their
+   * accumulators. The kernel's name then ends in `_x<part>`. Default: none.
+   */
+  readonly ablate?: readonly Int8AblatedPart[];
 }
+
+/**
+ * A part of the int8 attention's per-block work that {@link Int8AttentionOptions.ablate} can
+ * leave out.
+ *
+ * @example
+ * ```ts
+ * import type { Int8AblatedPart } from "./attention_int8.ts";
+ * const parts: Int8AblatedPart[] = ["softmax"]; // time the products and barriers alone
+ * ```
+ */
+export type Int8AblatedPart = "scores" | "softmax" | "values" | "fold";
 
 /**
  * Whether the target runs the `native` form: int8 subgroup matrices of 16x16x32 with int32
@@ -202,6 +223,8 @@ interface KernelShape {
   readonly wide: boolean;
   /** Native loads counting int8 elements: the probabilities are padded for Dawn's validator. */
   readonly padProbabilities: boolean;
+  /** Parts left out, for timing (see Int8AttentionOptions.ablate). */
+  readonly ablate: readonly Int8AblatedPart[];
 }
 
 /** Kernel 5: the attention proper (see the module documentation). */
@@ -214,6 +237,7 @@ function mainKernel(
   shape: KernelShape,
 ): KernelPlan["kernels"][number] {
   const { separate, stageKeys, prefetch, recompute, fastConvert, conflictFree, wide } = shape;
+  const without = (part: Int8AblatedPart) => shape.ablate.includes(part);
   // Rows per subgroup, lanes per row, keys and value columns per lane, 16-row tiles.
   const rowsPerSg = wide ? 32 : 16, lpr = wide ? 1 : 2;
   const kpl = bc / lpr, rowTiles = rowsPerSg / 16;
@@ -499,60 +523,71 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     ${fetchBlock("nextBlock", (kind, i, value) => `let ${kind}Next${i} = ${value};`)}`
       : ""
   }
-    ${scores}
+    ${without("scores") ? "// (score products ablated)" : scores}
     workgroupBarrier(); // the score tile is stored
-    let scale = rowScale * ks[bh * ${l.nkb}u + t];
+    ${
+    without("softmax")
+      ? `// (softmax ablated)
+    let alpha = 1.0f;
+    let f = 1.0f;
+    let mNew = m;`
+      : `let scale = rowScale * ks[bh * ${l.nkb}u + t];
     let sRow = sBase + r * ${sw}u + half * ${kpl}u;
     let k0 = kt + half * ${kpl}u;
     ${
-    recompute
-      ? `var own = ${neg};
+        recompute
+          ? `var own = ${neg};
     for (var j = 0u; j < ${kpl}u; j++) { own = max(own, ${score("j")}); }`
-      : `${xs.map((j) => `let x${j} = ${score(`${j}u`)};`).join("\n    ")}
+          : `${xs.map((j) => `let x${j} = ${score(`${j}u`)};`).join("\n    ")}
     let own = ${maxTree(xs.map((j) => `x${j}`))};`
-  }
+      }
     let b = ${lpr === 2 ? "max(own, subgroupShuffleXor(own, 1u))" : "own"};
     let mNew = max(m, b);
     let alpha = exp2(m - mNew);
     let f = exp2(b - mNew);
     ${
-    recompute
-      ? `// The scores again, from workgroup memory: four probabilities per packed word.
+        recompute
+          ? `// The scores again, from workgroup memory: four probabilities per packed word.
     var pSum = 0i;
     for (var w = 0u; w < ${kpl / 4}u; w++) {
       let j = 4u * w;
       let pw = vec4<i32>(${
-        range(4).map((i) => probability(score(`j + ${i}u`))).join(",\n        ")
-      });
+            range(4).map((i) => probability(score(`j + ${i}u`))).join(",\n        ")
+          });
       ${pWord("w")} = bitcast<i32>(pack4xI8(pw));
       pSum += pw.x + pw.y + pw.z + pw.w;
     }`
-      : `${xs.map((j) => `let p${j} = ${probability(`x${j}`)};`).join("\n    ")}
+          : `${xs.map((j) => `let p${j} = ${probability(`x${j}`)};`).join("\n    ")}
     ${
-        range(kpl / 4).map((w) =>
-          `${pWord(`${w}u`)} = bitcast<i32>(pack4xI8(vec4<i32>(${
-            range(4).map((i) => `p${4 * w + i}`).join(", ")
-          })));`
-        ).join("\n    ")
-      }
+            range(kpl / 4).map((w) =>
+              `${pWord(`${w}u`)} = bitcast<i32>(pack4xI8(vec4<i32>(${
+                range(4).map((i) => `p${4 * w + i}`).join(", ")
+              })));`
+            ).join("\n    ")
+          }
     let pSum = ${xs.map((j) => `p${j}`).join(" + ")};`
+      }
+    l = l * alpha + f * f32(pSum);`
   }
-    l = l * alpha + f * f32(pSum);
     workgroupBarrier(); // the probabilities are stored and the scores read
-    ${values}
+    ${without("values") ? "// (value products ablated)" : values}
     workgroupBarrier(); // the value product is stored
-    let oRow = oBase + r * ${ow}u + half * ${cpl}u;
     ${
-    rot === 0 ? "" : `// Columns c + rot past Dv / 2 wrap to the start of the half.
+    without("fold") || without("values")
+      ? "// (fold ablated)"
+      : `let oRow = oBase + r * ${ow}u + half * ${cpl}u;
+    ${
+        rot === 0 ? "" : `// Columns c + rot past Dv / 2 wrap to the start of the half.
     let oA = oRow + oRot;
     let oB = oA - half * ${cpl}u;`
-  }
+      }
     ${
-    range(cpl).map((c) =>
-      `o${c} = o${c} * alpha + f * ${
-        toFloat(`${oName}[${rot === 0 ? "oRow" : c < cpl - rot ? "oA" : "oB"} + ${c}u]`)
-      };`
-    ).join("\n    ")
+        range(cpl).map((c) =>
+          `o${c} = o${c} * alpha + f * ${
+            toFloat(`${oName}[${rot === 0 ? "oRow" : c < cpl - rot ? "oA" : "oB"} + ${c}u]`)
+          };`
+        ).join("\n    ")
+      }`
   }
     m = mNew;
     ${
@@ -594,7 +629,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
       staged ? "_stk" : ""
     }${fetched ? "_pf" : ""}${recompute ? "_rc" : ""}${fastConvert ? "_fc" : ""}${
       conflictFree ? "_cf" : ""
-    }`,
+    }${shape.ablate.map((part) => `_x${part}`).join("")}`,
     code,
     bindings: [
       read("i8_q"),
@@ -648,6 +683,7 @@ export function int8AttentionPlan(
     conflictFree: options.conflictFree ?? native,
     wide: options.wideRows ?? false,
     padProbabilities: native && !wordUnits,
+    ablate: options.ablate ?? [],
   };
   // By default 4 subgroups, or fewer where a wide Dv would not fit the workgroup memory.
   // Dawn's validator sizes a constant-offset matrix access in i32 words; with element offsets

@@ -14,6 +14,7 @@ import { assert, assertThrows } from "../../../_assert.ts";
 import { loadGpu } from "../../../../kernels/webgpu/binding.ts";
 import { sharedGpu } from "../../../../kernels/webgpu/device.ts";
 import {
+  type Int8AblatedPart,
   int8AttentionNative,
   int8AttentionPlan,
   type Int8MatrixMode,
@@ -386,6 +387,14 @@ Deno.test({
             m.type === "error"
           );
           assert(errors.length === 0, `${defaults.name}: ${errors.map((m) => m.message)}`);
+          // The timing-only ablations of the defaults (the sweep times them on GPUs).
+          for (const ablate of ablations) {
+            const kernel = int8AttentionPlan(attentionSpec(c), target, { ablate }).kernels.at(-1)!;
+            assert(kernel.name.endsWith(ablate.map((p) => `_x${p}`).join("")), kernel.name);
+            const messages = (await device.createShaderModule({ code: kernel.code })
+              .getCompilationInfo()).messages.filter((m) => m.type === "error");
+            assert(messages.length === 0, `${kernel.name}: ${messages.map((m) => m.message)}`);
+          }
           for (
             const [subgroups, separate, stageKeys, prefetch, wideRows] of [
               [1, false, false, false, false],
@@ -437,6 +446,49 @@ Deno.test({
       }
     } finally {
       device.destroy();
+    }
+  },
+});
+
+/** The ablation sets the sweep times (bench/gpu_attention_int8_sweep.ts). */
+const ablations: readonly (readonly Int8AblatedPart[])[] = [
+  ["softmax"],
+  ["fold"],
+  ["values"],
+  ["scores", "softmax"],
+];
+
+Deno.test({
+  name: "int8AttentionPlan's timing ablations still run and change the output (mimic)",
+  ignore,
+  async fn() {
+    // Timing-only kernels: each must still run, and must change the output (a part that is
+    // "left out" without effect would make the sweep's attribution wrong).
+    const c = examples[1]!;
+    const spec = attentionSpec(c);
+    const n = c.batch * c.heads;
+    const q = Float32Array.from(randomFloats(n * c.seqQ * c.headDim, c.seed));
+    const k = Float32Array.from(randomFloats(n * c.seqK * c.headDim, c.seed + 1));
+    const v = Float32Array.from(randomFloats(n * c.seqK * c.headDimV, c.seed + 2));
+    const outBytes = [n * c.seqQ * c.headDimV * 4, n * c.seqQ * 4];
+    const run = async (ablate: readonly Int8AblatedPart[]) => {
+      const plan = int8AttentionPlan(spec, kernelTarget(gpu!), {
+        mode: "mimic",
+        recomputeScores: true,
+        fastConvert: true,
+        conflictFree: true,
+        ablate,
+      });
+      const [out] = await runPlan(gpu!, plan, [q, k, v], outBytes);
+      return new Float32Array(out!);
+    };
+    const full = await run([]);
+    for (const ablate of ablations) {
+      const got = await run(ablate);
+      assert(
+        got.some((x, i) => !(Math.abs(x - full[i]!) <= 1e-6 * (1 + Math.abs(full[i]!)))),
+        `ablating ${ablate} left the output unchanged`,
+      );
     }
   },
 });
