@@ -134,6 +134,58 @@ function nanFill(bytes: number): Uint32Array {
   return new Uint32Array(Math.ceil(bytes / 4)).fill(0x7fc07e00);
 }
 
+/** Options of {@link bindPlan}. */
+export interface BindOptions {
+  /**
+   * Buffers made elsewhere (e.g. by {@link uploadInputs}), bound by name (`in0`, ...) instead of
+   * creating them; `destroy()` leaves them alone. Timing sweeps share gigabytes of inputs across
+   * plans this way instead of uploading them again for every plan.
+   */
+  readonly shared?: ReadonlyMap<string, GPUBuffer>;
+  /**
+   * Fill outputs and scratch with NaN before the plan runs (default true: a kernel that skips
+   * an element fails its check). Off for timing, where the host-side fill of large buffers only
+   * costs time; the buffers then start as WebGPU's zeros.
+   */
+  readonly fill?: boolean;
+}
+
+/** Creates a storage buffer of at least `bytes` (rounded up to words), filled from `data`. */
+function createFilled(
+  device: GPUDevice,
+  name: string,
+  bytes: number,
+  data: ArrayBufferView | null,
+): GPUBuffer {
+  const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+  const buffer = device.createBuffer({ label: name, size, usage: storageUsage() });
+  if (data !== null) {
+    const padded = new Uint8Array(size);
+    padded.set(new Uint8Array(data.buffer, data.byteOffset, Math.min(data.byteLength, size)));
+    device.queue.writeBuffer(buffer, 0, padded);
+  }
+  return buffer;
+}
+
+/**
+ * Uploads `inputs` as buffers `in0`, `in1`, ... once, for {@link BindOptions.shared}. The caller
+ * destroys them.
+ *
+ * @example
+ * ```ts ignore
+ * const inputs = uploadInputs(gpu, [q, k, v]);
+ * const bound = await bindPlan(gpu, plan, [], outBytes, { shared: inputs, fill: false });
+ * ```
+ */
+export function uploadInputs(
+  gpu: GpuContext,
+  inputs: readonly ArrayBufferView[],
+): Map<string, GPUBuffer> {
+  return new Map(
+    inputs.map((data, k) => [`in${k}`, createFilled(gpu.device, `in${k}`, data.byteLength, data)]),
+  );
+}
+
 /**
  * Creates buffers for a plan's inputs (uploaded from `inputs`), outputs (`outputBytes` each) and
  * scratch, and compiles its kernels. Throws if a binding names a buffer the plan does not have.
@@ -148,22 +200,23 @@ export async function bindPlan(
   plan: KernelPlan,
   inputs: readonly ArrayBufferView[],
   outputBytes: readonly number[],
+  options: BindOptions = {},
 ): Promise<BoundPlan> {
   const device = gpu.device;
-  const buffers = new Map<string, GPUBuffer>();
-  const create = (name: string, bytes: number, fill: ArrayBufferView) => {
-    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
-    const buffer = device.createBuffer({ label: name, size, usage: storageUsage() });
-    const padded = new Uint8Array(size);
-    padded.set(new Uint8Array(fill.buffer, fill.byteOffset, Math.min(fill.byteLength, size)));
-    device.queue.writeBuffer(buffer, 0, padded);
+  const fill = options.fill ?? true;
+  const buffers = new Map<string, GPUBuffer>(options.shared ?? []);
+  const owned: GPUBuffer[] = [];
+  const create = (name: string, bytes: number, data: ArrayBufferView | null) => {
+    if (buffers.has(name)) throw new Error(`Buffer "${name}" is both shared and created`);
+    const buffer = createFilled(device, name, bytes, data);
+    owned.push(buffer);
     buffers.set(name, buffer);
   };
   inputs.forEach((data, k) => create(`in${k}`, data.byteLength, data));
-  outputBytes.forEach((bytes, k) => create(`out${k}`, bytes, nanFill(bytes)));
+  outputBytes.forEach((bytes, k) => create(`out${k}`, bytes, fill ? nanFill(bytes) : null));
   for (const { name, bytes } of plan.scratch) {
     if (buffers.has(name)) throw new Error(`Scratch buffer "${name}" shadows another buffer`);
-    create(name, bytes, nanFill(bytes));
+    create(name, bytes, fill ? nanFill(bytes) : null);
   }
   const steps = await withTimerPolling(() =>
     Promise.all(plan.kernels.map(async (kernel) => {
@@ -205,7 +258,7 @@ export async function bindPlan(
       return await withTimerPolling(() => gpu.read(buffer, Math.max(4, Math.ceil(bytes / 4) * 4)));
     },
     destroy() {
-      for (const buffer of buffers.values()) buffer.destroy();
+      for (const buffer of owned) buffer.destroy();
     },
   };
 }
