@@ -53,6 +53,8 @@ interface Case {
   prefetch?: boolean;
   /** Scores read again from workgroup memory for the probabilities (default false). */
   recomputeScores?: boolean;
+  /** With recomputed scores, the first pass's maximum over int32 scores (default false). */
+  integerMax?: boolean;
   /** int32 <-> float32 by float adds and bit casts (default false). */
   fastConvert?: boolean;
   /** Odd row strides and rotated halves for conflict-free workgroup access (default false). */
@@ -70,6 +72,7 @@ function casePlan(c: Case, mode: Int8MatrixMode) {
     stageKeys: c.stageKeys,
     prefetch: c.prefetch ?? false,
     recomputeScores: c.recomputeScores ?? false,
+    integerMax: c.integerMax ?? false,
     fastConvert: c.fastConvert ?? false,
     conflictFree: c.conflictFree ?? false,
     wideRows: c.wideRows ?? false,
@@ -199,6 +202,7 @@ const examples: Case[] = [
     causal: true,
     prefetch: true,
     recomputeScores: true,
+    integerMax: true,
     fastConvert: true,
     conflictFree: true,
     seed: 6,
@@ -236,6 +240,7 @@ const examples: Case[] = [
     fastConvert: true,
     conflictFree: true,
     wideRows: true,
+    integerMax: true,
     seed: 9,
   }),
   int8Case({
@@ -267,6 +272,7 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
   stageKeys: fc.boolean(),
   prefetch: fc.boolean(),
   recomputeScores: fc.boolean(),
+  integerMax: fc.boolean(),
   fastConvert: fc.boolean(),
   conflictFree: fc.boolean(),
   wideRows: fc.boolean(),
@@ -421,6 +427,7 @@ Deno.test({
                 wideRows,
                 // The conversion and register options change only plain WGSL: on for half.
                 recomputeScores: prefetch || separate,
+                integerMax: separate,
                 fastConvert: prefetch || stageKeys,
                 // (Eight subgroups with prefetched blocks fill 48 KB without the padding.)
                 conflictFree: subgroups !== 8,
