@@ -34,10 +34,28 @@ import {
   nativeOps,
 } from "../kernels/webgpu/templates/_int8_matrix_ops.ts";
 
-/** The access patterns of {@link int8MmaCeilingPlan} (see the module documentation). */
+/**
+ * The access patterns of {@link int8MmaCeilingPlan} (see the module documentation).
+ *
+ * @example
+ * ```ts
+ * import type { CeilingPattern } from "./int8_mma_ceiling.ts";
+ * const attentionScores: CeilingPattern = "scores";
+ * ```
+ */
 export type CeilingPattern = "registers" | "workgroup" | "scores";
 
-/** One ceiling kernel. */
+/**
+ * One ceiling kernel.
+ *
+ * @example
+ * ```ts
+ * import type { CeilingCase } from "./int8_mma_ceiling.ts";
+ * // The attention's key-tile feeding with wide rows: each loaded tile feeds two products.
+ * const wide: CeilingCase = { pattern: "workgroup", subgroups: 4, rowTiles: 2,
+ *   iterations: 8192, workgroups: 1056 };
+ * ```
+ */
 export interface CeilingCase {
   readonly pattern: CeilingPattern;
   /** 32-lane subgroups per workgroup: 1, 2, 4 or 8. */
@@ -52,10 +70,26 @@ export interface CeilingCase {
   readonly barriers?: boolean;
 }
 
-/** Int8 element offset of the key block in the source buffer (after 8 row tiles of queries). */
+/**
+ * Int8 element offset of the key block in the source buffer (after 8 row tiles of queries).
+ *
+ * @example
+ * ```ts
+ * import { ceilingKeysAt } from "./int8_mma_ceiling.ts";
+ * ceilingKeysAt / 64; // 128 query rows of 64 channels come first
+ * ```
+ */
 export const ceilingKeysAt = 8 * 1024;
 
-/** Int8 elements of the source buffer: 128 query rows and 64 keys, 64 channels each. */
+/**
+ * Int8 elements of the source buffer: 128 query rows and 64 keys, 64 channels each.
+ *
+ * @example
+ * ```ts
+ * import { ceilingSourceElements } from "./int8_mma_ceiling.ts";
+ * const source = new Int8Array(ceilingSourceElements); // 12,288 elements
+ * ```
+ */
 export const ceilingSourceElements = ceilingKeysAt + 64 * 64;
 
 /** Row stride (i32 words) of a subgroup's score tiles: 1 (mod 32), so rows start in distinct banks. */

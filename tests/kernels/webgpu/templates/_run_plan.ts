@@ -134,7 +134,14 @@ function nanFill(bytes: number): Uint32Array {
   return new Uint32Array(Math.ceil(bytes / 4)).fill(0x7fc07e00);
 }
 
-/** Options of {@link bindPlan}. */
+/**
+ * Options of {@link bindPlan}.
+ *
+ * @example
+ * ```ts ignore
+ * const timing: BindOptions = { shared: uploadInputs(gpu, [q, k, v]), fill: false };
+ * ```
+ */
 export interface BindOptions {
   /**
    * Buffers made elsewhere (e.g. by {@link uploadInputs}), bound by name (`in0`, ...) instead of
