@@ -132,6 +132,17 @@ export interface Int8AttentionOptions {
    */
   readonly conflictFree?: boolean;
   /**
+   * With `conflictFree`: keep every row of the workgroup tiles 16-byte aligned, so that a lane's
+   * four consecutive scores (or value-product columns) can be read as one 128-bit access:
+   * int32 tiles get row strides of 4 (mod 32) words and the probability rows 24 words (20 with
+   * `wideRows`). Odd strides put rows off alignment, which forces 32-bit accesses: a likely
+   * reason why, on an H100, `conflictFree` made one subgroup per workgroup slower (260 -> 291 ms)
+   * while it helped four (264 -> 223 ms). With 128-bit accesses served a quarter subgroup at a time, these
+   * strides and the halves' rotation leave no two lanes of a quarter in the same banks (32-bit
+   * accesses would see 4-way conflicts). Default false.
+   */
+  readonly alignedRows?: boolean;
+  /**
    * Each subgroup owns 32 query rows, one lane per row, instead of 16 rows with two lanes each:
    * every key and value tile loaded feeds two products (one per 16-row tile), the barriers per
    * row halve, and no lane pair exchanges maxima or sums; each lane holds all `Dvp` output
@@ -208,11 +219,14 @@ function tileStrides(
   subgroups: number,
   shape: KernelShape,
 ): { sw: number; ow: number; pStride: number; pWords: number } {
-  // The next stride of 1 (mod 32) words: row r then starts in bank r.
-  const odd = (x: number) => shape.conflictFree ? x + (33 - (x % 32)) % 32 : x;
+  // The next stride of 1 (mod 32) words: row r then starts in bank r; aligned, of 4 (mod 32)
+  // words: rows r .. r + 7 start in distinct groups of four banks.
+  const residue = shape.alignedRows ? 4 : 1;
+  const odd = (x: number) => shape.conflictFree ? x + (32 + residue - (x % 32)) % 32 : x;
   const sw = odd(shape.separate ? bc : Math.max(bc, dvp));
   const ow = shape.separate ? odd(dvp) : sw;
-  const pStride = bc / 4 + (shape.conflictFree ? 1 : 0);
+  const pPad = shape.alignedRows ? (shape.wide ? 4 : 8) : 1;
+  const pStride = bc / 4 + (shape.conflictFree ? pPad : 0);
   const rows = shape.wide ? 32 : 16;
   const padded = shape.padProbabilities ? rows * 4 * pStride : 0;
   return { sw, ow, pStride, pWords: Math.max(subgroups * rows * pStride, padded) };
@@ -228,6 +242,8 @@ interface KernelShape {
   readonly integerMax: boolean;
   readonly fastConvert: boolean;
   readonly conflictFree: boolean;
+  /** With conflictFree, 16-byte aligned rows (see Int8AttentionOptions.alignedRows). */
+  readonly alignedRows: boolean;
   /** 32 rows per subgroup, one lane each (see Int8AttentionOptions.wideRows). */
   readonly wide: boolean;
   /** Native loads counting int8 elements: the probabilities are padded for Dawn's validator. */
@@ -388,8 +404,17 @@ function mainKernel(
   const xs = range(kpl);
   // Conflict-free: lane 2r + 1 starts its half 16 scores (and 16 / 4 probability words) in.
   const at = (j: string) => rotate ? `((${j}) ^ hs)` : j;
-  const score = (j: string) =>
-    `select(${neg}, ${toFloat(`sS[sRow + ${at(j)}]`)} * scale, k0 + ${at(j)} < limit)`;
+  // The score of rotated key index `idx` of the lane's half, masked past the row's last key.
+  const scoreAt = (idx: string) =>
+    `select(${neg}, ${toFloat(`sS[sRow + ${idx}]`)} * scale, k0 + ${idx} < limit)`;
+  const score = (j: string) => scoreAt(at(j));
+  // Key 4w + i of the half, rotated (`j4` = 4w). Aligned rows keep a word's four keys adjacent
+  // in the index expression, so that the compiler may read them as one 128-bit access.
+  const aligned = conflictFree && shape.alignedRows;
+  const keyAt = (j4: string, i: number) =>
+    aligned ? (rotate ? `((${j4}) ^ hs) + ${i}u` : `${j4} + ${i}u`) : at(`${j4} + ${i}u`);
+  const wordMax = (of: (i: number) => string) =>
+    `max(max(${of(0)}, ${of(1)}), max(${of(2)}, ${of(3)}))`;
   const pWord = (w: string) =>
     `sP[pBase + r * ${pStride}u + half * ${kpl / 4}u + ${rotate ? `(${w} ^ (hs >> 2u))` : w}]`;
   // Value-product columns: lane 2r + 1 starts `rot` columns in (mod Dv / 2), which puts its
@@ -550,13 +575,36 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
           ? shape.integerMax
             ? `// The block maximum over int32 scores (masked keys below every score), scaled once.
     var ownInt = ${maskedInt};
-    for (var j = 0u; j < ${kpl}u; j++) {
+    ${
+              aligned
+                ? `for (var w = 0u; w < ${kpl / 4}u; w++) {
+      let j = 4u * w;
+      ownInt = max(ownInt, ${
+                  wordMax((i) =>
+                    `select(${maskedInt}, sS[sRow + ${keyAt("j", i)}], k0 + ${
+                      keyAt("j", i)
+                    } < limit)`
+                  )
+                });
+    }`
+                : `for (var j = 0u; j < ${kpl}u; j++) {
       ownInt = max(ownInt, select(${maskedInt}, sS[sRow + ${at("j")}], k0 + ${at("j")} < limit));
-    }
+    }`
+            }
     let own = select(${neg}, ${toFloat("ownInt")} * scale, ownInt != ${maskedInt});`
+            : aligned
+            ? `var own = ${neg};
+    for (var w = 0u; w < ${kpl / 4}u; w++) {
+      let j = 4u * w;
+      own = max(own, ${wordMax((i) => scoreAt(keyAt("j", i)))});
+    }`
             : `var own = ${neg};
     for (var j = 0u; j < ${kpl}u; j++) { own = max(own, ${score("j")}); }`
-          : `${xs.map((j) => `let x${j} = ${score(`${j}u`)};`).join("\n    ")}
+          : `${
+            xs.map((j) =>
+              `let x${j} = ${aligned ? scoreAt(keyAt(`${4 * (j >> 2)}u`, j & 3)) : score(`${j}u`)};`
+            ).join("\n    ")
+          }
     let own = ${maxTree(xs.map((j) => `x${j}`))};`
       }
     let b = ${lpr === 2 ? "max(own, subgroupShuffleXor(own, 1u))" : "own"};
@@ -570,7 +618,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     for (var w = 0u; w < ${kpl / 4}u; w++) {
       let j = 4u * w;
       let pw = vec4<i32>(${
-            range(4).map((i) => probability(score(`j + ${i}u`))).join(",\n        ")
+            range(4).map((i) => probability(scoreAt(keyAt("j", i)))).join(",\n        ")
           });
       ${pWord("w")} = bitcast<i32>(pack4xI8(pw));
       pSum += pw.x + pw.y + pw.z + pw.w;
@@ -647,7 +695,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
       staged ? "_stk" : ""
     }${fetched ? "_pf" : ""}${recompute ? "_rc" : ""}${recompute && shape.integerMax ? "_im" : ""}${
       fastConvert ? "_fc" : ""
-    }${conflictFree ? "_cf" : ""}${shape.ablate.map((part) => `_x${part}`).join("")}`,
+    }${conflictFree ? "_cf" : ""}${conflictFree && shape.alignedRows ? "_al" : ""}${
+      shape.ablate.map((part) => `_x${part}`).join("")
+    }`,
     code,
     bindings: [
       read("i8_q"),
@@ -700,6 +750,7 @@ export function int8AttentionPlan(
     integerMax: options.integerMax ?? false,
     fastConvert: options.fastConvert ?? native,
     conflictFree: options.conflictFree ?? native,
+    alignedRows: options.alignedRows ?? false,
     wide: options.wideRows ?? false,
     padProbabilities: native && !wordUnits,
     ablate: options.ablate ?? [],

@@ -59,6 +59,8 @@ interface Case {
   fastConvert?: boolean;
   /** Odd row strides and rotated halves for conflict-free workgroup access (default false). */
   conflictFree?: boolean;
+  /** With conflictFree, 16-byte aligned tile rows (default false). */
+  alignedRows?: boolean;
   /** 32 rows per subgroup, one lane per row (default false). */
   wideRows?: boolean;
   seed: number;
@@ -76,6 +78,7 @@ function casePlan(c: Case, mode: Int8MatrixMode) {
     fastConvert: c.fastConvert ?? false,
     conflictFree: c.conflictFree ?? false,
     wideRows: c.wideRows ?? false,
+    alignedRows: c.alignedRows ?? false,
     ...(c.subgroups === undefined ? {} : { subgroups: c.subgroups }),
   });
 }
@@ -224,8 +227,9 @@ const examples: Case[] = [
     subgroups: 1,
     stageKeys: true,
     fastConvert: true,
-    // Dv / 2 = 40 columns per lane: the rotated columns wrap.
+    // Dv / 2 = 40 columns per lane: the rotated columns wrap (in aligned rows of 100 words).
     conflictFree: true,
+    alignedRows: true,
     seed: 8,
   }),
   // Wide rows (32 per subgroup, one lane each) with the native defaults' options, causal and
@@ -241,6 +245,7 @@ const examples: Case[] = [
     conflictFree: true,
     wideRows: true,
     integerMax: true,
+    alignedRows: true,
     seed: 9,
   }),
   int8Case({
@@ -275,6 +280,7 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
   integerMax: fc.boolean(),
   fastConvert: fc.boolean(),
   conflictFree: fc.boolean(),
+  alignedRows: fc.boolean(),
   wideRows: fc.boolean(),
   seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
 }).map((c) =>
@@ -428,6 +434,7 @@ Deno.test({
                 // The conversion and register options change only plain WGSL: on for half.
                 recomputeScores: prefetch || separate,
                 integerMax: separate,
+                alignedRows: subgroups === 2,
                 fastConvert: prefetch || stageKeys,
                 // (Eight subgroups with prefetched blocks fill 48 KB without the padding.)
                 conflictFree: subgroups !== 8,
