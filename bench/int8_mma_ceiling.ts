@@ -68,6 +68,12 @@ export interface CeilingCase {
   readonly workgroups: number;
   /** `scores` only: a workgroup barrier after every 4 iterations (one 64-key block). */
   readonly barriers?: boolean;
+  /**
+   * Bytes between consecutive keys of the block in workgroup memory: 64 (packed, the attention's
+   * layout) or 80 (each key padded by 16 bytes, so that 8 keys' 16-byte pieces fall in distinct
+   * banks). Default 64.
+   */
+  readonly keyStride?: 64 | 80;
 }
 
 /**
@@ -138,6 +144,7 @@ function checkCase(c: CeilingCase): void {
     } for ${c.pattern})`,
     (c.workgroups < 1 || c.workgroups > 65535 || !Number.isInteger(c.workgroups)) &&
     `workgroups ${c.workgroups} (1 to 65,535)`,
+    ![undefined, 64, 80].includes(c.keyStride) && `keyStride ${c.keyStride} (64 or 80)`,
   ].filter((p): p is string => typeof p === "string");
   if (problems.length > 0) {
     throw new Error(`int8 MMA ceiling: bad case ${JSON.stringify(c)}: ${problems.join("; ")}`);
@@ -182,6 +189,8 @@ export function int8MmaCeilingPlan(
   const rows = Array.from({ length: rt }, (_, r) => r);
   const left = (r: number, kk: number) =>
     ops.load("left", "row_major", "src", `${1024 * r + 32 * kk}u`, 64);
+  // Int8 elements between keys in workgroup memory (storage keeps them packed).
+  const ks = c.keyStride ?? 64;
   const keyTile = (buffer: "src" | "sB", n: string, kk: string) =>
     ops.load(
       "right",
@@ -189,8 +198,8 @@ export function int8MmaCeilingPlan(
       buffer,
       buffer === "src"
         ? `${ceilingKeysAt}u + ${n} * 1024u + ${kk} * 32u`
-        : `${n} * 1024u + ${kk} * 32u`,
-      64,
+        : `${n} * ${16 * ks}u + ${kk} * 32u`,
+      buffer === "src" ? 64 : ks,
     );
   const words = ceilingWordsPerSubgroup(c);
   const out = `(wid.x * ${subgroups}u + sg) * ${words}u`;
@@ -242,7 +251,7 @@ export function int8MmaCeilingPlan(
   const copy = pattern === "registers"
     ? ""
     : `for (var w = li; w < 1024u; w += ${32 * subgroups}u) {
-    sB[w] = src[${ceilingKeysAt / 4}u + w];
+    sB[(w / 16u) * ${ks / 4}u + w % 16u] = src[${ceilingKeysAt / 4}u + w];
   }
   workgroupBarrier(); // the key block is in workgroup memory`;
   const code = `${
@@ -252,7 +261,9 @@ export function int8MmaCeilingPlan(
 ${
     pattern === "registers"
       ? ""
-      : "var<workgroup> sB: array<i32, 1024>; // 64 keys x 64 int8 channels"
+      : `var<workgroup> sB: array<i32, ${
+        16 * ks
+      }>; // 64 keys x 64 int8 channels, ${ks} bytes apart`
   }
 ${
     pattern === "scores"
@@ -280,7 +291,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   return {
     scratch: [],
     kernels: [{
-      name: `int8_ceiling_${pattern}_${subgroups}sg_r${rt}${c.barriers ? "_bar" : ""}`,
+      name: `int8_ceiling_${pattern}_${subgroups}sg_r${rt}${c.barriers ? "_bar" : ""}${
+        ks === 64 ? "" : `_ks${ks}`
+      }`,
       code,
       bindings: [{ buffer: "in0", access: "read" }, { buffer: "out0", access: "read_write" }],
       workgroups: [c.workgroups, 1, 1],
