@@ -116,7 +116,8 @@ const results: Record<string, unknown>[] = [];
  * Configurations by name: `<subgroups>sg` then any of `_sep` (separate product tile), `_stk`
  * (staged keys), `_pf` (prefetched key and value blocks), `_rc` (recomputed scores), `_fc`
  * (float-add conversions), `_im` (with `_rc`: the first pass's maximum over int32 scores), `_cf`
- * (conflict-free workgroup layout), `_al` (with `_cf`: 16-byte aligned rows), `_w` (32 rows per subgroup,
+ * (conflict-free workgroup layout), `_al` (with `_cf`: 16-byte aligned rows), `_pkv` (with `_pf`:
+ * key and value rows padded in workgroup memory), `_w` (32 rows per subgroup,
  * one lane each), and for timing only `_x<part>` (`_xscores`, `_xsoftmax`, `_xvalues`, `_xfold`:
  * that part of each key block's work left out, see `Int8AttentionOptions.ablate`; the time saved
  * is what the part costs). `--configs 8sg_stk,4sg_pf` picks some; the plan's default first.
@@ -130,6 +131,8 @@ const defaultConfigs = [
   "4sg_pf_cf_rc_im_fc",
   "4sg_pf_cf_al_rc_fc",
   "4sg_pf_cf_al_rc_im_fc",
+  "4sg_pf_pkv_cf_rc_fc",
+  "4sg_pf_pkv_cf_al_rc_im_fc",
   "1sg_cf_al_rc_fc",
   "2sg_w_pf_cf_rc_fc",
   "1sg_w_pf_cf_rc_fc",
@@ -159,7 +162,7 @@ for (const config of configs) {
     const ablatable: readonly string[] = ["scores", "softmax", "values", "fold"];
     const ablate = parts.filter((p) => p.startsWith("x")).map((p) => p.slice(1));
     const unknown = parts.filter((p) =>
-      !["sep", "stk", "pf", "rc", "im", "fc", "cf", "al", "w"].includes(p) &&
+      !["sep", "stk", "pf", "pkv", "rc", "im", "fc", "cf", "al", "w"].includes(p) &&
       !(p.startsWith("x") && ablatable.includes(p.slice(1)))
     );
     if (!/^\d+sg$/.test(count!) || unknown.length > 0) {
@@ -175,6 +178,7 @@ for (const config of configs) {
       fastConvert: has("fc"),
       conflictFree: has("cf"),
       alignedRows: has("al"),
+      padKeyValueRows: has("pkv"),
       wideRows: has("w"),
       ablate: ablate as Int8AblatedPart[],
     });

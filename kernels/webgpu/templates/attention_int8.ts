@@ -143,6 +143,14 @@ export interface Int8AttentionOptions {
    */
   readonly alignedRows?: boolean;
   /**
+   * With `prefetch`: lay the key and value blocks out in workgroup memory with rows an odd
+   * multiple of 16 bytes apart (keys of 64 channels 80 bytes instead of 64), so that the 16-byte
+   * pieces of 8 consecutive rows, which one phase of a matrix load gathers, fall in 8 distinct
+   * groups of banks instead of 2 (a 4-way conflict). Each subgroup loads 16 key and value tiles
+   * per block from there. Default false.
+   */
+  readonly padKeyValueRows?: boolean;
+  /**
    * Each subgroup owns 32 query rows, one lane per row, instead of 16 rows with two lanes each:
    * every key and value tile loaded feeds two products (one per 16-row tile), the barriers per
    * row halve, and no lane pair exchanges maxima or sums; each lane holds all `Dvp` output
@@ -201,8 +209,20 @@ function sharedBytes(spec: AttentionSpec, subgroups: number, shape: KernelShape)
   const { sw, ow, pWords } = tileStrides(dvp, subgroups, shape);
   const products = shape.separate ? sw + ow : sw;
   // Two key blocks (staged), or one key and one value block (prefetched), int8.
-  const keys = shape.stageKeys ? 2 * bc * dp : shape.prefetch ? bc * (dp + dvp) : 0;
+  const { kRow, vRow } = blockRows(dp, dvp, shape);
+  const keys = shape.stageKeys ? 2 * bc * dp : shape.prefetch ? bc * (kRow + vRow) : 0;
   return (subgroups * (shape.wide ? 32 : 16) * products + pWords) * 4 + keys;
+}
+
+/**
+ * Int8 elements between consecutive keys of the prefetched key and value blocks in workgroup
+ * memory: packed (`Dp`, `Dvp`), or padded to an odd multiple of 16 bytes (`padKeyValueRows`).
+ */
+function blockRows(dp: number, dvp: number, shape: KernelShape): { kRow: number; vRow: number } {
+  if (!shape.padKeyValueRows) return { kRow: dp, vRow: dvp };
+  // 16 bytes are one unit; an odd number of units apart, 8 rows cover 8 distinct units mod 8.
+  const odd = (x: number) => (x / 16) % 2 === 1 ? x : x + 16;
+  return { kRow: odd(dp), vRow: odd(dvp) };
 }
 
 /**
@@ -244,6 +264,8 @@ interface KernelShape {
   readonly conflictFree: boolean;
   /** With conflictFree, 16-byte aligned rows (see Int8AttentionOptions.alignedRows). */
   readonly alignedRows: boolean;
+  /** Prefetched key and value rows padded (see Int8AttentionOptions.padKeyValueRows). */
+  readonly padKeyValueRows: boolean;
   /** 32 rows per subgroup, one lane each (see Int8AttentionOptions.wideRows). */
   readonly wide: boolean;
   /** Native loads counting int8 elements: the probabilities are padded for Dawn's validator. */
@@ -279,6 +301,7 @@ function mainKernel(
   const staged = stageKeys;
   // Prefetched blocks: keys as staged (one buffer), values at sV[key * Dvp + c].
   const fetched = prefetch && l.nkb > 0;
+  const { kRow, vRow } = blockRows(l.dp, l.dvp, shape);
   const ops = mode === "native" ? nativeOps(target.int8MatrixUnits!) : mimicOps(
     ["q8", "k8", "sP", "v8", ...(staged || fetched ? ["sK"] : []), ...(fetched ? ["sV"] : [])],
     Math.max(l.dp / 32, bc / 32),
@@ -330,9 +353,9 @@ function mainKernel(
             staged
               ? `kBuf + ${16 * n * l.dp + 32 * kk}u`
               : fetched
-              ? `${16 * n * l.dp + 32 * kk}u`
+              ? `${16 * n * kRow + 32 * kk}u`
               : `(bh * ${skp}u + kt + ${16 * n}u) * ${l.dp}u + ${32 * kk}u`,
-            l.dp,
+            fetched ? kRow : l.dp,
           ),
         (rt) => ops.store("sS", `sBase + ${16 * rt * sw + 16 * n}u`, `acc${rt}`, sw),
       )
@@ -376,9 +399,9 @@ function mainKernel(
               "row_major",
               fetched ? "sV" : "v8",
               fetched
-                ? `${32 * kk * l.dvp + 16 * n}u`
+                ? `${32 * kk * vRow + 16 * n}u`
                 : `(bh * ${skp}u + kt + ${32 * kk}u) * ${l.dvp}u + ${16 * n}u`,
-              l.dvp,
+              fetched ? vRow : l.dvp,
             ),
           (rt) => ops.store(oName, `oBase + ${16 * rt * ow + 16 * n}u`, `acc${rt}`, ow),
         )
@@ -437,8 +460,14 @@ function mainKernel(
         into("v", i, `v8[(bh * ${l.nkb}u + ${block}) * ${bc * dvp4}u + li + ${i * lanes}u]`)
       ),
     ].join("\n    ");
-  const tileOf = (kind: "k" | "v", i: number) =>
-    `${kind === "k" ? "sK" : "sV"}[li + ${i * lanes}u]`;
+  // Word li + i * lanes of the packed block, at its (possibly padded) row in workgroup memory.
+  const tileOf = (kind: "k" | "v", i: number) => {
+    const [name, packed, row] = kind === "k" ? ["sK", dp4, kRow / 4] : ["sV", dvp4, vRow / 4];
+    const w = `li + ${i * lanes}u`;
+    return packed === row
+      ? `${name}[${w}]`
+      : `${name}[((${w}) / ${packed}u) * ${row}u + (${w}) % ${packed}u]`;
+  };
   const maxTree = (names: string[]): string =>
     names.length === 1
       ? names[0]!
@@ -466,8 +495,8 @@ ${separate ? `var<workgroup> sO: array<i32, ${subgroups * oTile}>;` : ""}
 ${staged ? `var<workgroup> sK: array<i32, ${2 * bc * dp4}>;` : ""}
 ${
     fetched
-      ? `var<workgroup> sK: array<i32, ${bc * dp4}>;
-var<workgroup> sV: array<i32, ${bc * dvp4}>;`
+      ? `var<workgroup> sK: array<i32, ${(bc * kRow) / 4}>;
+var<workgroup> sV: array<i32, ${(bc * vRow) / 4}>;`
       : ""
   }
 var<workgroup> sP: array<i32, ${pWords}>;
@@ -696,8 +725,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     }${fetched ? "_pf" : ""}${recompute ? "_rc" : ""}${recompute && shape.integerMax ? "_im" : ""}${
       fastConvert ? "_fc" : ""
     }${conflictFree ? "_cf" : ""}${conflictFree && shape.alignedRows ? "_al" : ""}${
-      shape.ablate.map((part) => `_x${part}`).join("")
-    }`,
+      shape.padKeyValueRows ? "_pkv" : ""
+    }${shape.ablate.map((part) => `_x${part}`).join("")}`,
     code,
     bindings: [
       read("i8_q"),
@@ -740,17 +769,20 @@ export function int8AttentionPlan(
   const native = mode === "native";
   const wordUnits = target.int8MatrixUnits?.offset === 4 && target.int8MatrixUnits.stride === 4;
   const separate = options.separateProducts ?? false;
+  const prefetch = (options.prefetch ?? (native && wordUnits && !separate && !options.stageKeys)) &&
+    mode !== "emulated";
   const shape: KernelShape = {
     separate,
     // The emulated products read keys straight from storage: nothing to stage.
     stageKeys: (options.stageKeys ?? false) && mode !== "emulated",
-    prefetch: (options.prefetch ?? (native && wordUnits && !separate && !options.stageKeys)) &&
-      mode !== "emulated",
+    prefetch,
     recompute: options.recomputeScores ?? native,
     integerMax: options.integerMax ?? false,
     fastConvert: options.fastConvert ?? native,
     conflictFree: options.conflictFree ?? native,
     alignedRows: options.alignedRows ?? false,
+    // Like prefetch, off for the emulated form.
+    padKeyValueRows: (options.padKeyValueRows ?? false) && prefetch,
     wide: options.wideRows ?? false,
     padProbabilities: native && !wordUnits,
     ablate: options.ablate ?? [],
@@ -762,6 +794,12 @@ export function int8AttentionPlan(
     throw new Error(
       `int8 attention: prefetch needs subgroup-matrix offsets and strides counted in i32 words; this ` +
         `adapter's probe found ${JSON.stringify(target.int8MatrixUnits ?? null)}`,
+    );
+  }
+  if (options.padKeyValueRows && !prefetch && mode !== "emulated") {
+    throw new Error(
+      `int8 attention: padKeyValueRows pads the prefetched key and value blocks and needs ` +
+        `prefetch; got prefetch ${options.prefetch ?? `off by default`} in the ${mode} mode`,
     );
   }
   if (options.prefetch && (shape.separate || options.stageKeys)) {

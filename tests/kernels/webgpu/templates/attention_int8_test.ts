@@ -59,6 +59,8 @@ interface Case {
   fastConvert?: boolean;
   /** Odd row strides and rotated halves for conflict-free workgroup access (default false). */
   conflictFree?: boolean;
+  /** With prefetch, key and value rows padded in workgroup memory (default false). */
+  padKeyValueRows?: boolean;
   /** With conflictFree, 16-byte aligned tile rows (default false). */
   alignedRows?: boolean;
   /** 32 rows per subgroup, one lane per row (default false). */
@@ -79,6 +81,7 @@ function casePlan(c: Case, mode: Int8MatrixMode) {
     conflictFree: c.conflictFree ?? false,
     wideRows: c.wideRows ?? false,
     alignedRows: c.alignedRows ?? false,
+    padKeyValueRows: c.padKeyValueRows ?? false,
     ...(c.subgroups === undefined ? {} : { subgroups: c.subgroups }),
   });
 }
@@ -208,6 +211,8 @@ const examples: Case[] = [
     integerMax: true,
     fastConvert: true,
     conflictFree: true,
+    // Keys padded to 48 bytes apart; values, already 48 apart, not.
+    padKeyValueRows: true,
     seed: 6,
   }),
   // The register-light and conversion options without prefetch, one with the separate tile.
@@ -246,6 +251,7 @@ const examples: Case[] = [
     wideRows: true,
     integerMax: true,
     alignedRows: true,
+    padKeyValueRows: true,
     seed: 9,
   }),
   int8Case({
@@ -281,11 +287,12 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
   fastConvert: fc.boolean(),
   conflictFree: fc.boolean(),
   alignedRows: fc.boolean(),
+  padKeyValueRows: fc.boolean(),
   wideRows: fc.boolean(),
   seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
 }).map((c) =>
-  // Prefetch replaces staged keys and needs the shared product tile.
-  c.prefetch ? { ...c, separate: false, stageKeys: false } : c
+  // Prefetch replaces staged keys and needs the shared product tile; padding needs prefetch.
+  c.prefetch ? { ...c, separate: false, stageKeys: false } : { ...c, padKeyValueRows: false }
 ).map((c) =>
   // Wide rows take twice the workgroup memory per subgroup: with a second tile or key blocks in
   // workgroup memory only one subgroup fits lavapipe's 32 KB.
@@ -435,6 +442,7 @@ Deno.test({
                 recomputeScores: prefetch || separate,
                 integerMax: separate,
                 alignedRows: subgroups === 2,
+                padKeyValueRows: prefetch && subgroups === 2,
                 fastConvert: prefetch || stageKeys,
                 // (Eight subgroups with prefetched blocks fill 48 KB without the padding.)
                 conflictFree: subgroups !== 8,
@@ -519,6 +527,13 @@ Deno.test({
       'got dtype "f16"',
     );
     assertThrows(() => int8AttentionPlan(spec, target, { subgroups: 3 }), Error, "got 3");
+    assertThrows(
+      () =>
+        int8AttentionPlan(spec, target, { mode: "mimic", prefetch: false, padKeyValueRows: true }),
+      Error,
+      "padKeyValueRows pads the prefetched key and value blocks and needs prefetch; got prefetch " +
+        "false",
+    );
     assertThrows(
       () => int8AttentionPlan(spec, { ...target, subgroups: false }),
       Error,
