@@ -1,12 +1,13 @@
 /**
  * Sweeps the int8 attention's workgroup shape and options (`subgroups`: 32-lane subgroups per
  * workgroup, 16 query rows each; `_sep`: the value product in its own tile, one barrier fewer;
- * `_stk`: key blocks staged in workgroup memory; `_pf`, `_rc`, `_fc`: see `configs` below) on the present adapter at DropletVideo-5B's attention size (B = 2,
- * H = 48, S = 17,776, D = 64) and prints, per configuration, device time per forward pass
- * (several passes per submit, no readback), the equivalent TFLOP/s (`4 B H S^2 D`), the time
- * of the four quantization kernels alone, and the relative L2 error of two output rows against
- * float64 softmax attention. Products run on int8 subgroup matrices where the adapter has them
- * (`native`), emulated otherwise.
+ * `_stk`: key blocks staged in workgroup memory; the other parts: see `configs` below) on the
+ * present adapter at DropletVideo-5B's attention size (B = 2, H = 48, S = 17,776, D = 64) and
+ * prints, per configuration, device time per forward pass (several passes per submit, no
+ * readback), the equivalent TFLOP/s (`4 B H S^2 D`), the time of the four quantization kernels
+ * alone, and the relative L2 error of two output rows against float64 softmax attention (not for
+ * the timing-only ablations). Products run on int8 subgroup matrices where the adapter has them
+ * (`native`), emulated otherwise. The inputs are uploaded once for all configurations.
  *
  * Usage: `deno run -A bench/gpu_attention_int8_sweep.ts [--s 17776] [--reps 5]` (on a software
  * adapter use `--s 512 --heads 2`). Prints one JSON line per configuration and writes

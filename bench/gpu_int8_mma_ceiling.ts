@@ -31,8 +31,8 @@ import {
  * The configurations timed, with `workgroups` filled in at run time: raw product rate with 1, 4
  * and 8 independent accumulators; key tiles from workgroup memory feeding 1 (the attention's
  * 16-row subgroups), 2 (`wideRows`) or 4 products; the score step (store per tile) with and
- * without a barrier per key block; and two of them again with keys 80 bytes apart instead of 64. Iteration counts give each launch about 1e12 operations at
- * 1,056 workgroups of 4 subgroups.
+ * without a barrier per key block; and two of them again with keys 80 bytes apart instead of 64.
+ * Iteration counts give each launch about 1e12 operations at 1,056 workgroups of 4 subgroups.
  *
  * @example
  * ```ts ignore

@@ -98,7 +98,7 @@ export const ceilingKeysAt = 8 * 1024;
  */
 export const ceilingSourceElements = ceilingKeysAt + 64 * 64;
 
-/** Row stride (i32 words) of a subgroup's score tiles: 1 (mod 32), so rows start in distinct banks. */
+/** Row stride (i32 words) of the score tiles: 1 (mod 32), so rows start in distinct banks. */
 const scoreStride = 65;
 
 /**
@@ -316,7 +316,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
 export function ceilingExpected(c: CeilingCase, source: Int8Array): Int32Array {
   if (source.length !== ceilingSourceElements) {
     throw new Error(
-      `int8 MMA ceiling: the source has ${source.length} int8 elements, expected ${ceilingSourceElements}`,
+      `int8 MMA ceiling: the source has ${source.length} int8 elements, expected ` +
+        `${ceilingSourceElements}`,
     );
   }
   // Query row i (of 16 R), channel d; key j (of 64), channel d.

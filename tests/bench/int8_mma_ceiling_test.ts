@@ -76,7 +76,7 @@ Deno.test({
   },
 });
 
-Deno.test("ceilingExpected follows the pattern: registers scale with iterations, scores do not", () => {
+Deno.test("ceilingExpected: register products scale with iterations, scores do not", () => {
   const src = source(3);
   const base = { subgroups: 1, rowTiles: 1, workgroups: 1 } as const;
   const once = ceilingExpected({ ...base, pattern: "registers", iterations: 1 }, src);

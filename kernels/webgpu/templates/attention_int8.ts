@@ -136,10 +136,10 @@ export interface Int8AttentionOptions {
    * four consecutive scores (or value-product columns) can be read as one 128-bit access:
    * int32 tiles get row strides of 4 (mod 32) words and the probability rows 24 words (20 with
    * `wideRows`). Odd strides put rows off alignment, which forces 32-bit accesses: a likely
-   * reason why, on an H100, `conflictFree` made one subgroup per workgroup slower (260 -> 291 ms)
-   * while it helped four (264 -> 223 ms). With 128-bit accesses served a quarter subgroup at a time, these
-   * strides and the halves' rotation leave no two lanes of a quarter in the same banks (32-bit
-   * accesses would see 4-way conflicts). Default false.
+   * reason why, on an H100, `conflictFree` made one subgroup per workgroup slower (260 -> 291
+   * ms) while it helped four (264 -> 223 ms). With 128-bit accesses served a quarter subgroup at
+   * a time, these strides and the halves' rotation leave no two lanes of a quarter in the same
+   * banks (32-bit accesses would see 4-way conflicts). Default false.
    */
   readonly alignedRows?: boolean;
   /**
@@ -444,7 +444,7 @@ function mainKernel(
   // reads 16 banks from lane 2r's: `Dvp / 2 + rot = 16 (mod 32)`.
   const rot = rotate ? ((16 - (cpl % 32) + 32) % 32) % cpl : 0;
   const column = (c: number) => rot === 0 ? `${c}u` : `((${c}u + oRot) % ${cpl}u)`;
-  // Below every int32 score (|score| <= 64 * 127 * 127 < 2^21).
+  // Below every int32 score (|score| <= Dp * 127 * 127: a few million).
   const maskedInt = "-2000000000i";
   const probability = (x: string) =>
     `select(0i, ${toInt(`127.0f * exp2(${x} - b)`)}, ${x} > ${neg})`;
