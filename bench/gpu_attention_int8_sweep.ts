@@ -213,7 +213,15 @@ for (const config of configs) {
     const row = ablate.length > 0
       ? { config: name, ms, prepMs, ablated: ablate }
       : { config: name, ms, prepMs, tflops: flops / ms / 1e9, relL2 };
-    results.push({ ...row, wallS: (performance.now() - configStart) / 1000 });
+    // Workgroup memory per workgroup (it bounds how many workgroups an SM holds at once).
+    const workgroupBytes = [
+      ...plan.kernels.at(-1)!.code.matchAll(/var<workgroup> \w+: array<i32, (\d+)>/g),
+    ].reduce((sum, m) => sum + 4 * Number(m[1]), 0);
+    results.push({
+      ...row,
+      workgroupBytes,
+      wallS: (performance.now() - configStart) / 1000,
+    });
     console.log(JSON.stringify(results.at(-1)));
   } catch (e) {
     const row = { config: name, error: String(e) };
