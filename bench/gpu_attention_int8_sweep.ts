@@ -184,7 +184,8 @@ for (const config of configs) {
       ablate: ablate as Int8AblatedPart[],
     });
     // The inputs (1.3 GB at full size) are uploaded once for all configurations; outputs and
-    // scratch start as zeros (no host fill): the error check below sees any row left unwritten.
+    // scratch are cleared to zeros on the GPU (no host fill), so the error check below sees a
+    // row left unwritten instead of a previous configuration's output in a reused buffer.
     const bound = await bindPlan(gpu, plan, [], outputs, { shared: inputs, fill: false });
     let ms: number, relL2: number;
     try {

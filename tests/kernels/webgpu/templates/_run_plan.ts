@@ -150,9 +150,11 @@ export interface BindOptions {
    */
   readonly shared?: ReadonlyMap<string, GPUBuffer>;
   /**
-   * Fill outputs and scratch with NaN before the plan runs (default true: a kernel that skips
-   * an element fails its check). Off for timing, where the host-side fill of large buffers only
-   * costs time; the buffers then start as WebGPU's zeros.
+   * Fill outputs and scratch with NaN from the host before the plan runs (default true: a kernel
+   * that skips an element fails its check). Off for timing, where uploading the fill of large
+   * buffers only costs time: the buffers are then cleared to zeros on the GPU, which still shows
+   * an unwritten output. (They must be cleared: the device turns off Dawn's lazy clearing of new
+   * buffers, so a new buffer may hold whatever a freed one held, e.g. a previous plan's output.)
    */
   readonly fill?: boolean;
 }
@@ -224,6 +226,11 @@ export async function bindPlan(
   for (const { name, bytes } of plan.scratch) {
     if (buffers.has(name)) throw new Error(`Scratch buffer "${name}" shadows another buffer`);
     create(name, bytes, fill ? nanFill(bytes) : null);
+  }
+  if (!fill) {
+    const encoder = device.createCommandEncoder();
+    for (const buffer of owned.slice(inputs.length)) encoder.clearBuffer(buffer);
+    device.queue.submit([encoder.finish()]);
   }
   const steps = await withTimerPolling(() =>
     Promise.all(plan.kernels.map(async (kernel) => {
