@@ -12,9 +12,9 @@
 #   source .device/boot.sh >/dev/null 2>&1 && export PATH=/tmp/dv:$PATH && bash scripts/device_check.sh
 # Steps can be chosen: `bash scripts/device_check.sh tests stress` (int8, tests, ceiling, sweep,
 # targets, stress; the default is `int8 ceiling sweep targets`; on an H100 `int8 sweep targets`
-# took 228 s with 9 configurations in the sweep, about 17 s each, most of it uploading the 1.3 GB
-# of inputs again per configuration; the sweep now uploads them once, so its 14 configurations
-# should take well under its 300 s).
+# took 228 s with 9 configurations in the sweep, about 17 s each, probably mostly creating and
+# uploading 2 GB of buffers again per configuration (2.3-2.6 s at an eighth of the size on
+# lavapipe); the sweep now uploads the inputs once, so its 20 configurations should fit its 300 s).
 set -u
 out="${OUT:-out/device}"
 mkdir -p "$out" out/bench
