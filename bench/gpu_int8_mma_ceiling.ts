@@ -31,13 +31,14 @@ import {
  * The configurations timed, with `workgroups` filled in at run time: raw product rate with 1, 4
  * and 8 independent accumulators; key tiles from workgroup memory feeding 1 (the attention's
  * 16-row subgroups), 2 (`wideRows`) or 4 products; the score step (store per tile) with and
- * without a barrier per key block; and two of them again with keys 80 bytes apart instead of 64.
+ * without a barrier per key block; two of them again with keys 80 bytes apart instead of 64;
+ * and key tiles read straight from storage feeding 1 or 2 products.
  * Iteration counts give each launch about 1e12 operations at 1,056 workgroups of 4 subgroups.
  *
  * @example
  * ```ts ignore
  * import { ceilingConfigs } from "./gpu_int8_mma_ceiling.ts";
- * ceilingConfigs.length; // 13
+ * ceilingConfigs.length; // 15
  * ```
  */
 export const ceilingConfigs: readonly Omit<CeilingCase, "workgroups">[] = [
@@ -50,6 +51,8 @@ export const ceilingConfigs: readonly Omit<CeilingCase, "workgroups">[] = [
   { pattern: "workgroup", subgroups: 4, rowTiles: 4, iterations: 4096 },
   { pattern: "workgroup", subgroups: 1, rowTiles: 1, iterations: 16384 },
   { pattern: "workgroup", subgroups: 4, rowTiles: 1, iterations: 16384, keyStride: 80 },
+  { pattern: "storage", subgroups: 4, rowTiles: 1, iterations: 16384 },
+  { pattern: "storage", subgroups: 4, rowTiles: 2, iterations: 8192 },
   { pattern: "scores", subgroups: 4, rowTiles: 1, iterations: 8192 },
   { pattern: "scores", subgroups: 4, rowTiles: 1, iterations: 8192, barriers: true },
   { pattern: "scores", subgroups: 4, rowTiles: 1, iterations: 8192, barriers: true, keyStride: 80 },

@@ -1,7 +1,7 @@
 /**
  * How fast can WGSL's int8 subgroup matrices go on this adapter, and which of the int8
  * attention's habits cost what? Kernels that do nothing but the attention's tile products, in
- * three access patterns, each checked exactly against a CPU product before it is timed
+ * four access patterns, each checked exactly against a CPU product before it is timed
  * (`bench/gpu_int8_mma_ceiling.ts` runs them).
  *
  * Why: the int8 attention (`kernels/webgpu/templates/attention_int8.ts`) reaches 38 TOPS on an
@@ -20,6 +20,8 @@
  * - `workgroup`: the key block in workgroup memory; every iteration loads one of its 8 tiles and
  *   multiplies it into `R` accumulators (`R` = 1 is the attention's 16-row subgroups, 2 its
  *   `wideRows`).
+ * - `storage`: the same products with the key tiles loaded straight from the storage buffer
+ *   every time (through the caches), as the attention does without `prefetch`.
  * - `scores`: the attention's score step: per iteration a 16 x 16 score tile per row tile (two
  *   products over the 64 channels) stored to workgroup memory, with a workgroup barrier after
  *   every 4 iterations (one key block) when `barriers` is set.
@@ -43,7 +45,7 @@ import {
  * const attentionScores: CeilingPattern = "scores";
  * ```
  */
-export type CeilingPattern = "registers" | "workgroup" | "scores";
+export type CeilingPattern = "registers" | "workgroup" | "storage" | "scores";
 
 /**
  * One ceiling kernel.
@@ -138,9 +140,9 @@ function checkCase(c: CeilingCase): void {
       !Number.isInteger(c.rowTiles)) &&
     `rowTiles ${c.rowTiles} (1 to ${c.pattern === "scores" ? 2 : 8} for ${c.pattern})`,
     (c.iterations < 1 || !Number.isInteger(c.iterations) ||
-      c.iterations % ({ registers: 1, workgroup: 8, scores: 4 }[c.pattern]) !== 0) &&
+      c.iterations % ({ registers: 1, workgroup: 8, storage: 8, scores: 4 }[c.pattern]) !== 0) &&
     `iterations ${c.iterations} (a positive multiple of ${
-      { registers: 1, workgroup: 8, scores: 4 }[c.pattern]
+      { registers: 1, workgroup: 8, storage: 8, scores: 4 }[c.pattern]
     } for ${c.pattern})`,
     (c.workgroups < 1 || c.workgroups > 65535 || !Number.isInteger(c.workgroups)) &&
     `workgroups ${c.workgroups} (1 to 65,535)`,
@@ -181,7 +183,7 @@ export function int8MmaCeilingPlan(
   const { pattern, subgroups, rowTiles: rt, iterations } = c;
   const maxPairs = pattern === "scores" ? 2 : iterations;
   const ops: MatrixOps = mode === "native" ? nativeOps(target.int8MatrixUnits!) : mimicOps(
-    pattern === "registers" ? ["src"] : ["src", "sB"],
+    pattern === "registers" || pattern === "storage" ? ["src"] : ["src", "sB"],
     maxPairs,
     [pattern === "scores" ? "sS" : "dst"],
   );
@@ -203,6 +205,19 @@ export function int8MmaCeilingPlan(
     );
   const words = ceilingWordsPerSubgroup(c);
   const out = `(wid.x * ${subgroups}u + sg) * ${words}u`;
+  // Key tiles from workgroup memory (the block copied there) or straight from storage.
+  const feed = (buffer: "src" | "sB") =>
+    `${rows.flatMap((r) => [0, 1].map((kk) => `let a${r}_${kk} = ${left(r, kk)};`)).join("\n  ")}
+  ${rows.map((r) => `var acc${r} = ${ops.zero};`).join("\n  ")}
+  for (var i = 0u; i < ${iterations}u; i += 2u) {
+    // Tiles (n, 0) and (n, 1) of the key block: n = (i / 2) % 4.
+    let n = (i >> 1u) & 3u;
+    { let b = ${keyTile(buffer, "n", "0u")};
+      ${rows.map((r) => `acc${r} = ${ops.mma(`a${r}_0`, "b", `acc${r}`)};`).join(" ")} }
+    { let b = ${keyTile(buffer, "n", "1u")};
+      ${rows.map((r) => `acc${r} = ${ops.mma(`a${r}_1`, "b", `acc${r}`)};`).join(" ")} }
+  }
+  ${rows.map((r) => ops.store("dst", `${out} + ${256 * r}u`, `acc${r}`, 16)).join("\n  ")}`;
   const body = {
     registers: `${rows.map((r) => `let a${r} = ${left(r, 0)};`).join("\n  ")}
   ${rows.map((r) => `let b${r} = ${keyTile("src", `${r % 4}u`, `${(r >> 2) % 2}u`)};`).join("\n  ")}
@@ -211,19 +226,8 @@ export function int8MmaCeilingPlan(
     ${rows.map((r) => `acc${r} = ${ops.mma(`a${r}`, `b${r}`, `acc${r}`)};`).join("\n    ")}
   }
   ${rows.map((r) => ops.store("dst", `${out} + ${256 * r}u`, `acc${r}`, 16)).join("\n  ")}`,
-    workgroup: `${
-      rows.flatMap((r) => [0, 1].map((kk) => `let a${r}_${kk} = ${left(r, kk)};`)).join("\n  ")
-    }
-  ${rows.map((r) => `var acc${r} = ${ops.zero};`).join("\n  ")}
-  for (var i = 0u; i < ${iterations}u; i += 2u) {
-    // Tiles (n, 0) and (n, 1) of the key block: n = (i / 2) % 4.
-    let n = (i >> 1u) & 3u;
-    { let b = ${keyTile("sB", "n", "0u")};
-      ${rows.map((r) => `acc${r} = ${ops.mma(`a${r}_0`, "b", `acc${r}`)};`).join(" ")} }
-    { let b = ${keyTile("sB", "n", "1u")};
-      ${rows.map((r) => `acc${r} = ${ops.mma(`a${r}_1`, "b", `acc${r}`)};`).join(" ")} }
-  }
-  ${rows.map((r) => ops.store("dst", `${out} + ${256 * r}u`, `acc${r}`, 16)).join("\n  ")}`,
+    workgroup: feed("sB"),
+    storage: feed("src"),
     scores: `${
       rows.flatMap((r) => [0, 1].map((kk) => `let a${r}_${kk} = ${left(r, kk)};`)).join("\n  ")
     }
@@ -248,9 +252,8 @@ export function int8MmaCeilingPlan(
   }`,
   }[pattern];
   // The key block is copied for every pattern that reads it from workgroup memory.
-  const copy = pattern === "registers"
-    ? ""
-    : `for (var w = li; w < 1024u; w += ${32 * subgroups}u) {
+  const inWorkgroup = pattern === "workgroup" || pattern === "scores";
+  const copy = !inWorkgroup ? "" : `for (var w = li; w < 1024u; w += ${32 * subgroups}u) {
     sB[(w / 16u) * ${ks / 4}u + w % 16u] = src[${ceilingKeysAt / 4}u + w];
   }
   workgroupBarrier(); // the key block is in workgroup memory`;
@@ -259,7 +262,7 @@ export function int8MmaCeilingPlan(
   }@group(0) @binding(0) var<storage, read> src: array<i32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<i32>;
 ${
-    pattern === "registers"
+    !inWorkgroup
       ? ""
       : `var<workgroup> sB: array<i32, ${
         16 * ks

@@ -25,7 +25,7 @@ const gpu = await sharedGpu();
 if (gpu === null) console.warn("SKIP int8 MMA ceiling kernel runs: no WebGPU adapter");
 
 const caseArb = fc.record({
-  pattern: fc.constantFrom("registers", "workgroup", "scores") as fc.Arbitrary<
+  pattern: fc.constantFrom("registers", "workgroup", "storage", "scores") as fc.Arbitrary<
     CeilingCase["pattern"]
   >,
   subgroups: fc.constantFrom(1, 2),
@@ -38,7 +38,7 @@ const caseArb = fc.record({
 }).map(({ steps, seed, ...c }): [CeilingCase, number] => [{
   ...c,
   // Whole passes over the pattern's tiles, kept short: the mimicked products are slow.
-  iterations: steps * { registers: 1, workgroup: 8, scores: 4 }[c.pattern],
+  iterations: steps * { registers: 1, workgroup: 8, storage: 8, scores: 4 }[c.pattern],
 }, seed]);
 
 function source(seed: number): Int8Array {
@@ -71,7 +71,22 @@ Deno.test({
           );
         }
       }),
-      { numRuns: 10 },
+      {
+        numRuns: 12,
+        // Every pattern at least once, whatever the draws.
+        examples: (["registers", "workgroup", "storage", "scores"] as const).map((
+          pattern,
+          k,
+        ): [[CeilingCase, number]] => [[{
+          pattern,
+          subgroups: 2,
+          rowTiles: 2,
+          iterations: { registers: 2, workgroup: 8, storage: 8, scores: 4 }[pattern],
+          workgroups: 2,
+          barriers: true,
+          keyStride: k % 2 === 0 ? 80 : 64,
+        }, k + 1]]),
+      },
     );
   },
 });
