@@ -133,13 +133,18 @@ export interface Int8AttentionOptions {
   readonly conflictFree?: boolean;
   /**
    * With `conflictFree`: keep every row of the workgroup tiles 16-byte aligned, so that a lane's
-   * four consecutive scores (or value-product columns) can be read as one 128-bit access:
-   * int32 tiles get row strides of 4 (mod 32) words and the probability rows 24 words (20 with
-   * `wideRows`). Odd strides put rows off alignment, which forces 32-bit accesses: a likely
-   * reason why, on an H100, `conflictFree` made one subgroup per workgroup slower (260 -> 291
-   * ms) while it helped four (264 -> 223 ms). With 128-bit accesses served a quarter subgroup at
-   * a time, these strides and the halves' rotation leave no two lanes of a quarter in the same
-   * banks (32-bit accesses would see 4-way conflicts). Default false.
+   * four consecutive scores (or value-product columns) can be read as one 128-bit access. Odd
+   * strides put rows off alignment, which forces 32-bit accesses: a likely reason why, on an
+   * H100, `conflictFree` made one subgroup per workgroup slower (260 -> 291 ms) while it helped
+   * four (264 -> 223 ms). Layout: int32 tiles with row strides of 8 (mod 32) words (4 with
+   * `wideRows`), probability rows of 20 words, and lane 2r + 1 starting its half 4 keys, 4
+   * columns and 1 probability word on (mod its half) instead of 16 keys (XOR). Counted for
+   * 128-bit reads served a quarter subgroup at a time and for NVIDIA's mma fragments (an
+   * assumption: Dawn does not say how the driver lowers subgroup matrices): no bank shared
+   * within a quarter subgroup on the lanes' reads, none within a half on the 64-bit stores of
+   * result tiles, none on the 32-bit loads of probability tiles, 2-way on the lanes' 32-bit
+   * probability writes (the odd-stride layout: 4-way stores, 2-way probability loads). Default
+   * false.
    */
   readonly alignedRows?: boolean;
   /**
@@ -241,11 +246,13 @@ function tileStrides(
 ): { sw: number; ow: number; pStride: number; pWords: number } {
   // The next stride of 1 (mod 32) words: row r then starts in bank r; aligned, of 4 (mod 32)
   // words: rows r .. r + 7 start in distinct groups of four banks.
-  const residue = shape.alignedRows ? 4 : 1;
+  // Two lanes per row: 8 (mod 32) words, which also spreads the product tiles' 64-bit stores
+  // over all banks; one lane per row: 4 (see Int8AttentionOptions.alignedRows).
+  const residue = shape.alignedRows ? (shape.wide ? 4 : 8) : 1;
   const odd = (x: number) => shape.conflictFree ? x + (32 + residue - (x % 32)) % 32 : x;
   const sw = odd(shape.separate ? bc : Math.max(bc, dvp));
   const ow = shape.separate ? odd(dvp) : sw;
-  const pPad = shape.alignedRows ? (shape.wide ? 4 : 8) : 1;
+  const pPad = shape.alignedRows ? 4 : 1;
   const pStride = bc / 4 + (shape.conflictFree ? pPad : 0);
   const rows = shape.wide ? 32 : 16;
   const padded = shape.padProbabilities ? rows * 4 * pStride : 0;
@@ -426,6 +433,9 @@ function mainKernel(
     fastConvert ? `(bitcast<i32>(${x} + 12582912.0f) - ${0x4b400000}i)` : `i32(round(${x}))`;
   const xs = range(kpl);
   // Conflict-free: lane 2r + 1 starts its half 16 scores (and 16 / 4 probability words) in.
+  const aligned = conflictFree && shape.alignedRows;
+  // Lane 2r + 1 walks its half from another point: 16 keys (XOR) in the odd-stride layout, 4
+  // keys on (mod 32) in the aligned one (see Int8AttentionOptions.alignedRows).
   const at = (j: string) => rotate ? `((${j}) ^ hs)` : j;
   // The score of rotated key index `idx` of the lane's half, masked past the row's last key.
   const scoreAt = (idx: string) =>
@@ -433,16 +443,20 @@ function mainKernel(
   const score = (j: string) => scoreAt(at(j));
   // Key 4w + i of the half, rotated (`j4` = 4w). Aligned rows keep a word's four keys adjacent
   // in the index expression, so that the compiler may read them as one 128-bit access.
-  const aligned = conflictFree && shape.alignedRows;
   const keyAt = (j4: string, i: number) =>
-    aligned ? (rotate ? `((${j4}) ^ hs) + ${i}u` : `${j4} + ${i}u`) : at(`${j4} + ${i}u`);
+    aligned
+      ? (rotate ? `((${j4} + hs) & ${kpl - 1}u) + ${i}u` : `${j4} + ${i}u`)
+      : at(`${j4} + ${i}u`);
   const wordMax = (of: (i: number) => string) =>
     `max(max(${of(0)}, ${of(1)}), max(${of(2)}, ${of(3)}))`;
   const pWord = (w: string) =>
-    `sP[pBase + r * ${pStride}u + half * ${kpl / 4}u + ${rotate ? `(${w} ^ (hs >> 2u))` : w}]`;
+    `sP[pBase + r * ${pStride}u + half * ${kpl / 4}u + ${
+      !rotate ? w : aligned ? `((${w} + half) & ${kpl / 4 - 1}u)` : `(${w} ^ (hs >> 2u))`
+    }]`;
   // Value-product columns: lane 2r + 1 starts `rot` columns in (mod Dv / 2), which puts its
-  // reads 16 banks from lane 2r's: `Dvp / 2 + rot = 16 (mod 32)`.
-  const rot = rotate ? ((16 - (cpl % 32) + 32) % 32) % cpl : 0;
+  // reads 16 banks from lane 2r's: `Dvp / 2 + rot = 16 (mod 32)`; aligned, one 16-byte piece on.
+  // Aligned: 4 columns (one 16-byte piece) on.
+  const rot = !rotate ? 0 : aligned ? 4 : ((16 - (cpl % 32) + 32) % 32) % cpl;
   const column = (c: number) => rot === 0 ? `${c}u` : `((${c}u + oRot) % ${cpl}u)`;
   // Below every int32 score (|score| <= Dp * 127 * 127: a few million).
   const maskedInt = "-2000000000i";
@@ -529,7 +543,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   let sBase = sg * ${sgTile}u;
   let oBase = sg * ${oTile}u;
   let pBase = sg * ${rowsPerSg * pStride}u;
-  ${rotate ? "let hs = half * 16u;" : ""}
+  ${rotate ? `let hs = half * ${aligned ? 4 : 16}u;` : ""}
   ${rot === 0 ? "" : `let oRot = half * ${rot}u;`}
   ${
     matrices
