@@ -19,10 +19,10 @@
 import { sharedGpu } from "../kernels/webgpu/device.ts";
 import { flag } from "./args.ts";
 import {
-  type Int8AblatedPart,
   int8AttentionNative,
   int8AttentionPlan,
 } from "../kernels/webgpu/templates/attention_int8.ts";
+import { int8SweepDefaults, int8SweepOptions } from "./int8_sweep_configs.ts";
 import {
   bindPlan,
   kernelTarget,
@@ -113,44 +113,7 @@ async function timeBound(bound: Awaited<ReturnType<typeof bindPlan>>): Promise<n
 const flops = 4 * batch * heads * s * s * d;
 const outputs = [batch * heads * s * d * 4, batch * heads * s * 4];
 const results: Record<string, unknown>[] = [];
-/**
- * Configurations by name: `<subgroups>sg` then any of `_sep` (separate product tile), `_stk`
- * (staged keys), `_pf` (prefetched key and value blocks), `_rc` (recomputed scores), `_fc`
- * (float-add conversions), `_im` (with `_rc`: the first pass's maximum over int32 scores), `_cf`
- * (conflict-free workgroup layout), `_al` (with `_cf`: 16-byte aligned rows), `_pkv` (with `_pf`:
- * key and value rows padded in workgroup memory), `_w` (32 rows per subgroup,
- * one lane each), and for timing only `_x<part>` (`_xscores`, `_xsoftmax`, `_xvalues`, `_xfold`:
- * that part of each key block's work left out, see `Int8AttentionOptions.ablate`; the time saved
- * is what the part costs). `--configs 8sg_stk,4sg_pf` picks some; the plan's default first.
- * H100 (Dawn, 2026-11-26): 8sg_stk 232 ms, 2sg 257, 1sg 260, 4sg 264, 8sg 285, 2sg_stk 288,
- * 4sg_stk 291, 2sg_sep 329, 4sg_sep 349; second run: 4sg_pf_cf_rc 216, 8sg_pf 221, 4sg_cf 223,
- * 8sg_stk 233, 8sg_cf_fc 242, 8sg_cf 245, 4sg_pf_cf_fc 247, 4sg_pf_cf 251, 2sg_cf 254, 2sg_pf_cf
- * 257, 1sg_cf 291, 4sg_stk_cf 295 (every relative L2 1.02e-2).
- */
-const defaultConfigs = [
-  "4sg_pf_cf_rc_fc",
-  "4sg_pf_cf_rc_im_fc",
-  "4sg_pf_cf_al_rc_fc",
-  "4sg_pf_cf_al_rc_im_fc",
-  "4sg_pf_pkv_cf_rc_fc",
-  "4sg_pf_pkv_cf_al_rc_im_fc",
-  "1sg_cf_al_rc_fc",
-  "2sg_w_pf_cf_rc_fc",
-  "1sg_w_pf_cf_rc_fc",
-  "2sg_w_cf_rc_fc",
-  "4sg_w_cf_rc_fc",
-  "2sg_w_pf_cf_al_rc_fc",
-  "4sg_cf_rc_fc",
-  "8sg_pf_rc_fc",
-  "2sg_pf_cf_rc_fc",
-  "1sg_cf_rc_fc",
-  // Where the default's time goes.
-  "4sg_pf_cf_rc_fc_xsoftmax",
-  "4sg_pf_cf_rc_fc_xfold",
-  "4sg_pf_cf_rc_fc_xvalues",
-  "4sg_pf_cf_rc_fc_xscores_xsoftmax",
-];
-const configs = flag("configs", defaultConfigs.join(",")).split(",");
+const configs = flag("configs", int8SweepDefaults.join(",")).split(",");
 let prepMs = NaN;
 const inputs = uploadInputs(gpu, [Q, K, V]);
 const sweepStart = performance.now();
@@ -158,31 +121,9 @@ for (const config of configs) {
   const configStart = performance.now();
   const name = `${mode}_${config}`;
   try {
-    const [count, ...parts] = config.split("_");
-    const has = (part: string) => parts.includes(part);
-    const ablatable: readonly string[] = ["scores", "softmax", "values", "fold"];
-    const ablate = parts.filter((p) => p.startsWith("x")).map((p) => p.slice(1));
-    const unknown = parts.filter((p) =>
-      !["sep", "stk", "pf", "pkv", "rc", "im", "fc", "cf", "al", "w"].includes(p) &&
-      !(p.startsWith("x") && ablatable.includes(p.slice(1)))
-    );
-    if (!/^\d+sg$/.test(count!) || unknown.length > 0) {
-      throw new Error(`unknown configuration "${config}" (e.g. 4sg, 8sg_stk, 8sg_pf_rc_fc)`);
-    }
-    const plan = int8AttentionPlan(spec, target, {
-      subgroups: parseInt(count!),
-      separateProducts: has("sep"),
-      stageKeys: has("stk"),
-      prefetch: has("pf"),
-      recomputeScores: has("rc"),
-      integerMax: has("im"),
-      fastConvert: has("fc"),
-      conflictFree: has("cf"),
-      alignedRows: has("al"),
-      padKeyValueRows: has("pkv"),
-      wideRows: has("w"),
-      ablate: ablate as Int8AblatedPart[],
-    });
+    const options = int8SweepOptions(config);
+    const ablate = options.ablate ?? [];
+    const plan = int8AttentionPlan(spec, target, options);
     // The inputs (1.3 GB at full size) are uploaded once for all configurations; outputs and
     // scratch are cleared to zeros on the GPU (no host fill), so the error check below sees a
     // row left unwritten instead of a previous configuration's output in a reused buffer.

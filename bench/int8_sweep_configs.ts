@@ -1,0 +1,106 @@
+/**
+ * The int8 attention sweep's configurations (`bench/gpu_attention_int8_sweep.ts`), by name:
+ * `<subgroups>sg` then any of `_sep` (separate product tile), `_stk` (staged keys), `_pf`
+ * (prefetched key and value blocks), `_pkv` (with `_pf`: key and value rows padded in workgroup
+ * memory), `_rc` (recomputed scores), `_im` (with `_rc`: the first pass's maximum over int32
+ * scores), `_fc` (float-add conversions), `_cf` (conflict-free workgroup layout), `_al` (with
+ * `_cf`: 16-byte aligned rows), `_w` (32 rows per subgroup, one lane each), and for timing only
+ * `_x<part>` (`_xscores`, `_xsoftmax`, `_xvalues`, `_xfold`: that part of each key block's work
+ * left out, see `Int8AttentionOptions.ablate`; the time saved is what the part costs). Separate
+ * from the sweep so that the tests can validate every default configuration's kernel before a
+ * scarce GPU run spends time on it.
+ *
+ * H100 (Dawn, 2026-11-26): 8sg_stk 232 ms, 2sg 257, 1sg 260, 4sg 264, 8sg 285, 2sg_stk 288,
+ * 4sg_stk 291, 2sg_sep 329, 4sg_sep 349; second run: 4sg_pf_cf_rc 216, 8sg_pf 221, 4sg_cf 223,
+ * 8sg_stk 233, 8sg_cf_fc 242, 8sg_cf 245, 4sg_pf_cf_fc 247, 4sg_pf_cf 251, 2sg_cf 254, 2sg_pf_cf
+ * 257, 1sg_cf 291, 4sg_stk_cf 295; third: 4sg_pf_cf_rc_fc 205, 4sg_cf_rc 208, 4sg_pf_cf_rc 214,
+ * 8sg_pf 215, 2sg_pf_cf_rc 218, 8sg_pf_rc 231, 8sg_stk_rc 242 (every relative L2 1.02e-2).
+ *
+ * @module
+ */
+
+import type {
+  Int8AblatedPart,
+  Int8AttentionOptions,
+} from "../kernels/webgpu/templates/attention_int8.ts";
+
+/**
+ * The configurations the sweep times when `--configs` is not given: the native default first,
+ * then the options not yet measured on a GPU, then the default with parts ablated.
+ *
+ * @example
+ * ```ts
+ * import { int8SweepDefaults } from "./int8_sweep_configs.ts";
+ * int8SweepDefaults[0]; // "4sg_pf_cf_rc_fc"
+ * ```
+ */
+export const int8SweepDefaults: readonly string[] = [
+  "4sg_pf_cf_rc_fc",
+  "4sg_pf_cf_rc_im_fc",
+  "4sg_pf_cf_al_rc_fc",
+  "4sg_pf_cf_al_rc_im_fc",
+  "4sg_pf_pkv_cf_rc_fc",
+  "4sg_pf_pkv_cf_al_rc_im_fc",
+  "1sg_cf_al_rc_fc",
+  "2sg_w_pf_cf_rc_fc",
+  "1sg_w_pf_cf_rc_fc",
+  "2sg_w_cf_rc_fc",
+  "4sg_w_cf_rc_fc",
+  "2sg_w_pf_pkv_cf_al_rc_im_fc",
+  "4sg_cf_rc_fc",
+  "8sg_pf_rc_fc",
+  "2sg_pf_cf_rc_fc",
+  "1sg_cf_rc_fc",
+  // Where the default's time goes.
+  "4sg_pf_cf_rc_fc_xsoftmax",
+  "4sg_pf_cf_rc_fc_xfold",
+  "4sg_pf_cf_rc_fc_xvalues",
+  "4sg_pf_cf_rc_fc_xscores_xsoftmax",
+];
+
+const flags = ["sep", "stk", "pf", "pkv", "rc", "im", "fc", "cf", "al", "w"] as const;
+const parts: readonly Int8AblatedPart[] = ["scores", "softmax", "values", "fold"];
+
+/**
+ * The plan options a configuration name asks for (every option not named is off). Throws,
+ * naming the configuration and the unknown parts, on anything else.
+ *
+ * @example
+ * ```ts
+ * import { int8SweepOptions } from "./int8_sweep_configs.ts";
+ * int8SweepOptions("2sg_w_cf_xfold").wideRows; // true
+ * int8SweepOptions("2sg_w_cf_xfold").ablate; // ["fold"]
+ * ```
+ */
+export function int8SweepOptions(config: string): Int8AttentionOptions {
+  const [count, ...named] = config.split("_");
+  const has = (flag: (typeof flags)[number]) => named.includes(flag);
+  const ablate = parts.filter((part) => named.includes(`x${part}`));
+  const unknown = named.filter((p) =>
+    !(flags as readonly string[]).includes(p) &&
+    !(p.startsWith("x") && (parts as readonly string[]).includes(p.slice(1)))
+  );
+  if (!/^\d+sg$/.test(count!) || unknown.length > 0) {
+    throw new Error(
+      `unknown configuration "${config}"${
+        unknown.length > 0 ? ` (unknown parts: ${unknown.join(", ")})` : ""
+      }: <n>sg then any of ${flags.map((f) => `_${f}`).join(" ")} ${
+        parts.map((p) => `_x${p}`).join(" ")
+      } (e.g. 4sg_pf_cf_rc_fc)`,
+    );
+  }
+  return {
+    subgroups: parseInt(count!),
+    separateProducts: has("sep"),
+    stageKeys: has("stk"),
+    prefetch: has("pf"),
+    padKeyValueRows: has("pkv"),
+    recomputeScores: has("rc"),
+    integerMax: has("im"),
+    fastConvert: has("fc"),
+    conflictFree: has("cf"),
+    alignedRows: has("al"),
+    wideRows: has("w"),
+    ablate,
+  };
+}

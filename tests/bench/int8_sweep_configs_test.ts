@@ -1,0 +1,88 @@
+/**
+ * The int8 sweep's configuration names (`bench/int8_sweep_configs.ts`): every default parses to
+ * the options it names, unknown parts are refused by name, and every default's native kernel at
+ * the sweep's size builds and passes Dawn's WGSL validation (null backend), so that a GPU run
+ * does not spend its minutes on a configuration that cannot run.
+ */
+
+import { assert, assertEquals, assertThrows } from "../_assert.ts";
+import { loadGpu } from "../../kernels/webgpu/binding.ts";
+import { int8AttentionPlan } from "../../kernels/webgpu/templates/attention_int8.ts";
+import { int8SweepDefaults, int8SweepOptions } from "../../bench/int8_sweep_configs.ts";
+
+Deno.test("int8SweepOptions turns a configuration name into the options it names", () => {
+  assertEquals(int8SweepOptions("2sg_w_pf_pkv_cf_al_rc_im_fc"), {
+    subgroups: 2,
+    separateProducts: false,
+    stageKeys: false,
+    prefetch: true,
+    padKeyValueRows: true,
+    recomputeScores: true,
+    integerMax: true,
+    fastConvert: true,
+    conflictFree: true,
+    alignedRows: true,
+    wideRows: true,
+    ablate: [],
+  });
+  assertEquals(int8SweepOptions("4sg_xsoftmax_xscores").ablate, ["scores", "softmax"]);
+  assertThrows(() => int8SweepOptions("4sg_pf_zz"), Error, "unknown parts: zz");
+  assertThrows(() => int8SweepOptions("sg4_pf"), Error, 'unknown configuration "sg4_pf"');
+  assertThrows(() => int8SweepOptions("4sg_xeverything"), Error, "unknown parts: xeverything");
+  assertEquals(new Set(int8SweepDefaults).size, int8SweepDefaults.length, "no repeats");
+});
+
+Deno.test({
+  name: "every default sweep configuration builds a native kernel that Dawn validates",
+  ignore: "Bun" in globalThis,
+  async fn() {
+    const nullGpu = await loadGpu(["backend=null", "enable-dawn-features=allow_unsafe_apis"]);
+    const adapter = await nullGpu.requestAdapter();
+    const feature = "chromium-experimental-subgroup-matrix" as GPUFeatureName;
+    if (!adapter || !adapter.features.has(feature)) {
+      console.warn("SKIP native WGSL validation: this Dawn build has no null backend");
+      return;
+    }
+    const device = await adapter.requestDevice({ requiredFeatures: [feature, "subgroups"] });
+    // The H100's convention (offsets and strides in i32 words) and the sweep's size.
+    const target = {
+      shaderF16: false,
+      subgroups: true,
+      subgroupSize: 32,
+      subgroupMatrixInt8: true,
+      int8MatrixUnits: { offset: 4, stride: 4 } as const,
+      maxWorkgroupsPerDimension: 65535,
+      maxWorkgroupStorageBytes: 49152,
+      maxInvocationsPerWorkgroup: 1024,
+      maxStorageBuffersPerStage: 10,
+    };
+    const spec = {
+      batch: 2,
+      heads: 48,
+      seqQ: 17776,
+      seqK: 17776,
+      headDim: 64,
+      headDimV: 64,
+      scale: 0.125,
+      causal: false,
+      dtype: "f32" as const,
+    };
+    try {
+      const names = new Set<string>();
+      for (const config of int8SweepDefaults) {
+        const kernel = int8AttentionPlan(spec, target, int8SweepOptions(config)).kernels.at(-1)!;
+        names.add(kernel.name);
+        assert(kernel.code.includes("subgroupMatrixMultiplyAccumulate"), `${config}: native`);
+        const errors = (await device.createShaderModule({ code: kernel.code })
+          .getCompilationInfo()).messages
+          .filter((m) => m.type === "error")
+          .map((m) => `line ${m.lineNum}: ${m.message}`);
+        assert(errors.length === 0, `${config} (${kernel.name}): ${errors.join("; ")}`);
+      }
+      // Distinct names: each configuration is a distinct kernel (no option silently dropped).
+      assertEquals(names.size, int8SweepDefaults.length);
+    } finally {
+      device.destroy();
+    }
+  },
+});
