@@ -45,6 +45,22 @@ import { int8KeyBlock } from "../../reference/attention_int8.ts";
 import type { AttentionSpec } from "./attention.ts";
 import { mimicOps, nativeOps } from "./_int8_matrix_ops.ts";
 import {
+  int8BlockRows,
+  type Int8KernelShape,
+  int8SharedBytes,
+  int8TileStrides,
+} from "./attention_int8_layout.ts";
+import type {
+  Int8AblatedPart,
+  Int8AttentionOptions,
+  Int8MatrixMode,
+} from "./attention_int8_options.ts";
+export type {
+  Int8AblatedPart,
+  Int8AttentionOptions,
+  Int8MatrixMode,
+} from "./attention_int8_options.ts";
+import {
   declare,
   type Int8Layout,
   int8Layout,
@@ -66,125 +82,6 @@ import {
 /** Keys per block: the quantization block of the reference and the kernel's key tile. */
 const bc = int8KeyBlock;
 
-/** How the int8 tile products are computed (see the module documentation). */
-export type Int8MatrixMode = "native" | "emulated" | "mimic";
-
-/** Tuning and mode of {@link int8AttentionPlan}. */
-export interface Int8AttentionOptions {
-  /**
-   * Integer products on subgroup matrices (`native`), emulated, or the native text mimicked for
-   * tests (default: `native` where {@link int8AttentionNative}, else `emulated`).
-   */
-  readonly mode?: Int8MatrixMode;
-  /**
-   * 32-lane subgroups per workgroup, each owning 16 query rows: 1, 2, 4 or 8 (default 4, or
-   * fewer where the workgroup memory is too small for a wide `Dv`).
-   */
-  readonly subgroups?: number;
-  /**
-   * Store the value product in its own workgroup tile instead of over the scores: one barrier
-   * fewer per key block (3 instead of 4) for `16 Dvp 4` more bytes per subgroup (default false).
-   */
-  readonly separateProducts?: boolean;
-  /**
-   * Copy each block's int8 keys into workgroup memory once per workgroup, where every subgroup
-   * reads its key tiles (subgroup-matrix forms only): fewer global loads for `2 * 64 Dp` bytes
-   * (double-buffered: block t + 1 is copied while block t is used, so no barrier is added).
-   * Default false.
-   */
-  readonly stageKeys?: boolean;
-  /**
-   * Read the next key block's int8 keys and values from storage into registers at the start of
-   * each block, and write them to single-buffered workgroup tiles once the block's value product
-   * has been read (subgroup-matrix forms only; not with `separateProducts` or `stageKeys`): the
-   * storage latency hides behind the block's softmax, and every subgroup reads its key and value
-   * tiles from workgroup memory, for `64 (Dp + Dvp)` bytes. Needs the device's probe to have
-   * found offsets and strides counted in i32 words. Default: true in the native mode with word
-   * units, unless `separateProducts` or `stageKeys` is asked for.
-   */
-  readonly prefetch?: boolean;
-  /**
-   * Hold no row of scores in registers: the probability pass reads the scores from workgroup
-   * memory again after the row maximum (fewer registers per lane, more workgroup reads).
-   * Default: true in the native mode.
-   */
-  readonly recomputeScores?: boolean;
-  /**
-   * With `recomputeScores`: take each row's block maximum over the int32 scores and scale only
-   * the maximum, instead of converting and scaling every score first (3 fewer operations per
-   * score in the first pass). Exact: the score scale is never negative and float32 rounding is
-   * monotone, so `max_j round(s_j * scale) = round((max_j s_j) * scale)`. Default false.
-   */
-  readonly integerMax?: boolean;
-  /**
-   * Convert between int32 and float32 by float adds of 1.5 * 2^23 and bit casts instead of
-   * conversion instructions (exact: scores, value products and probabilities all lie within
-   * 2^22; rounding to the nearest even like WGSL's `round`, on adapters whose float adds round to
-   * nearest, as every GPU and lavapipe do). Default: true in the native mode.
-   */
-  readonly fastConvert?: boolean;
-  /**
-   * Lay the int32 product tiles out with row strides of 1 (mod 32) words, the probability rows
-   * with 17 words, and let the two lanes of a row walk their halves from opposite ends, so that
-   * the 32 lanes' workgroup reads and writes of one step fall in 32 different banks. With the
-   * plain layout (stride 64, halves 32 words apart) every lane of a subgroup reads the same
-   * bank: a 32-way conflict on every score and product read. Default: true in the native mode.
-   */
-  readonly conflictFree?: boolean;
-  /**
-   * With `conflictFree`: keep every row of the workgroup tiles 16-byte aligned, so that a lane's
-   * four consecutive scores (or value-product columns) can be read as one 128-bit access. Odd
-   * strides put rows off alignment, which forces 32-bit accesses: a likely reason why, on an
-   * H100, `conflictFree` made one subgroup per workgroup slower (260 -> 291 ms) while it helped
-   * four (264 -> 223 ms). Layout: int32 tiles with row strides of 8 (mod 32) words (4 with
-   * `wideRows`), probability rows of 20 words, and lane 2r + 1 starting its half 4 keys, 4
-   * columns and 1 probability word on (mod its half) instead of 16 keys (XOR). Counted for
-   * 128-bit reads served a quarter subgroup at a time and for NVIDIA's mma fragments (an
-   * assumption: Dawn does not say how the driver lowers subgroup matrices): no bank shared
-   * within a quarter subgroup on the lanes' reads, none within a half on the 64-bit stores of
-   * result tiles, none on the 32-bit loads of probability tiles, 2-way on the lanes' 32-bit
-   * probability writes (the odd-stride layout: 4-way stores, 2-way probability loads). Default
-   * false.
-   */
-  readonly alignedRows?: boolean;
-  /**
-   * With `prefetch`: lay the key and value blocks out in workgroup memory with rows an odd
-   * multiple of 16 bytes apart (keys of 64 channels 80 bytes instead of 64), so that the 16-byte
-   * pieces of 8 consecutive rows, which one phase of a matrix load gathers, fall in 8 distinct
-   * groups of banks instead of 2 (a 4-way conflict). Each subgroup loads 16 key and value tiles
-   * per block from there. Default false.
-   */
-  readonly padKeyValueRows?: boolean;
-  /**
-   * Each subgroup owns 32 query rows, one lane per row, instead of 16 rows with two lanes each:
-   * every key and value tile loaded feeds two products (one per 16-row tile), the barriers per
-   * row halve, and no lane pair exchanges maxima or sums; each lane holds all `Dvp` output
-   * columns of its row. Default false.
-   */
-  readonly wideRows?: boolean;
-  /**
-   * For timing only, the results are wrong: leave parts of each key block's work out of the
-   * main kernel, keeping its barriers, memory and launch, so that a sweep can tell what each
-   * part costs on a GPU. `scores`: the score products and their stores; `softmax`: the lanes'
-   * pass over the scores (maxima, probabilities, sums); `values`: the value products (and the
-   * fold that reads them); `fold`: the lanes' folding of the value product into their
-   * accumulators. The kernel's name then ends in `_x<part>`. Default: none.
-   */
-  readonly ablate?: readonly Int8AblatedPart[];
-}
-
-/**
- * A part of the int8 attention's per-block work that {@link Int8AttentionOptions.ablate} can
- * leave out.
- *
- * @example
- * ```ts
- * import type { Int8AblatedPart } from "./attention_int8.ts";
- * const parts: Int8AblatedPart[] = ["softmax"]; // time the products and barriers alone
- * ```
- */
-export type Int8AblatedPart = "scores" | "softmax" | "values" | "fold";
-
 /**
  * Whether the target runs the `native` form: int8 subgroup matrices of 16x16x32 with int32
  * results, on 32-lane subgroups, whose offset and stride units the device's probe identified.
@@ -203,84 +100,6 @@ export function int8AttentionNative(target: KernelTarget): boolean {
     target.int8MatrixUnits !== undefined;
 }
 
-/**
- * Workgroup memory of the main kernel: per subgroup a 16-row int32 tile of stride
- * `max(64, Dvp)` (or two, of strides 64 and `Dvp`, with separate products), plus the int8
- * probabilities (at least 4 KB, see `mainKernel`), plus two staged key blocks or one
- * prefetched key and value block when asked.
- */
-function sharedBytes(spec: AttentionSpec, subgroups: number, shape: KernelShape): number {
-  const dvp = Math.ceil(spec.headDimV / 16) * 16, dp = Math.ceil(spec.headDim / 32) * 32;
-  const { sw, ow, pWords } = tileStrides(dvp, subgroups, shape);
-  const products = shape.separate ? sw + ow : sw;
-  // Two key blocks (staged), or one key and one value block (prefetched), int8.
-  const { kRow, vRow } = blockRows(dp, dvp, shape);
-  const keys = shape.stageKeys ? 2 * bc * dp : shape.prefetch ? bc * (kRow + vRow) : 0;
-  return (subgroups * (shape.wide ? 32 : 16) * products + pWords) * 4 + keys;
-}
-
-/**
- * Int8 elements between consecutive keys of the prefetched key and value blocks in workgroup
- * memory: packed (`Dp`, `Dvp`), or padded to an odd multiple of 16 bytes (`padKeyValueRows`).
- */
-function blockRows(dp: number, dvp: number, shape: KernelShape): { kRow: number; vRow: number } {
-  if (!shape.padKeyValueRows) return { kRow: dp, vRow: dvp };
-  // 16 bytes are one unit; an odd number of units apart, 8 rows cover 8 distinct units mod 8.
-  const odd = (x: number) => (x / 16) % 2 === 1 ? x : x + 16;
-  return { kRow: odd(dp), vRow: odd(dvp) };
-}
-
-/**
- * Row strides (in words) of the main kernel's workgroup tiles: `sw` of the scores, `ow` of the
- * value product (the same tile unless separate), `pStride` of the packed probabilities, and the
- * probabilities' array length `pWords`. Dawn's validator sizes an int8 matrix access with a
- * constant offset in i32 words (Dawn 0.6.2: 16 rows of stride 64 "need" 3,872 bytes); where the
- * device's probe found loads counting int8 elements (`shape.padProbabilities`), one subgroup's
- * probabilities are padded to 16 (or 32) rows of `4 pStride` words so that its element offsets
- * and strides pass. With word units the validator sees the true words and no padding is needed.
- */
-function tileStrides(
-  dvp: number,
-  subgroups: number,
-  shape: KernelShape,
-): { sw: number; ow: number; pStride: number; pWords: number } {
-  // The next stride of 1 (mod 32) words: row r then starts in bank r; aligned, of 4 (mod 32)
-  // words: rows r .. r + 7 start in distinct groups of four banks.
-  // Two lanes per row: 8 (mod 32) words, which also spreads the product tiles' 64-bit stores
-  // over all banks; one lane per row: 4 (see Int8AttentionOptions.alignedRows).
-  const residue = shape.alignedRows ? (shape.wide ? 4 : 8) : 1;
-  const odd = (x: number) => shape.conflictFree ? x + (32 + residue - (x % 32)) % 32 : x;
-  const sw = odd(shape.separate ? bc : Math.max(bc, dvp));
-  const ow = shape.separate ? odd(dvp) : sw;
-  const pPad = shape.alignedRows ? 4 : 1;
-  const pStride = bc / 4 + (shape.conflictFree ? pPad : 0);
-  const rows = shape.wide ? 32 : 16;
-  const padded = shape.padProbabilities ? rows * 4 * pStride : 0;
-  return { sw, ow, pStride, pWords: Math.max(subgroups * rows * pStride, padded) };
-}
-
-/** The main kernel's layout choices (see {@link Int8AttentionOptions}). */
-interface KernelShape {
-  readonly separate: boolean;
-  readonly stageKeys: boolean;
-  readonly prefetch: boolean;
-  readonly recompute: boolean;
-  /** The first pass's maximum over int32 scores (see Int8AttentionOptions.integerMax). */
-  readonly integerMax: boolean;
-  readonly fastConvert: boolean;
-  readonly conflictFree: boolean;
-  /** With conflictFree, 16-byte aligned rows (see Int8AttentionOptions.alignedRows). */
-  readonly alignedRows: boolean;
-  /** Prefetched key and value rows padded (see Int8AttentionOptions.padKeyValueRows). */
-  readonly padKeyValueRows: boolean;
-  /** 32 rows per subgroup, one lane each (see Int8AttentionOptions.wideRows). */
-  readonly wide: boolean;
-  /** Native loads counting int8 elements: the probabilities are padded for Dawn's validator. */
-  readonly padProbabilities: boolean;
-  /** Parts left out, for timing (see Int8AttentionOptions.ablate). */
-  readonly ablate: readonly Int8AblatedPart[];
-}
-
 /** Kernel 5: the attention proper (see the module documentation). */
 function mainKernel(
   l: Int8Layout,
@@ -288,7 +107,7 @@ function mainKernel(
   target: KernelTarget,
   mode: Int8MatrixMode,
   subgroups: number,
-  shape: KernelShape,
+  shape: Int8KernelShape,
 ): KernelPlan["kernels"][number] {
   const { separate, stageKeys, prefetch, recompute, fastConvert, conflictFree, wide } = shape;
   const without = (part: Int8AblatedPart) => shape.ablate.includes(part);
@@ -299,7 +118,7 @@ function mainKernel(
   const rotate = conflictFree && lpr === 2;
   const native = mode === "native";
   // The value product goes over the scores (row stride max(64, Dvp)) or to its own tile sO.
-  const { sw, ow, pStride, pWords } = tileStrides(l.dvp, subgroups, shape);
+  const { sw, ow, pStride, pWords } = int8TileStrides(l.dvp, subgroups, shape);
   const oName = separate ? "sO" : "sS";
   // The subgroup-matrix forms (native, and mimic for tests) share one kernel text.
   const matrices = mode !== "emulated";
@@ -308,7 +127,7 @@ function mainKernel(
   const staged = stageKeys;
   // Prefetched blocks: keys as staged (one buffer), values at sV[key * Dvp + c].
   const fetched = prefetch && l.nkb > 0;
-  const { kRow, vRow } = blockRows(l.dp, l.dvp, shape);
+  const { kRow, vRow } = int8BlockRows(l.dp, l.dvp, shape);
   const ops = mode === "native" ? nativeOps(target.int8MatrixUnits!) : mimicOps(
     ["q8", "k8", "sP", "v8", ...(staged || fetched ? ["sK"] : []), ...(fetched ? ["sV"] : [])],
     Math.max(l.dp / 32, bc / 32),
@@ -785,7 +604,7 @@ export function int8AttentionPlan(
   const separate = options.separateProducts ?? false;
   const prefetch = (options.prefetch ?? (native && wordUnits && !separate && !options.stageKeys)) &&
     mode !== "emulated";
-  const shape: KernelShape = {
+  const shape: Int8KernelShape = {
     separate,
     // The emulated products read keys straight from storage: nothing to stage.
     stageKeys: (options.stageKeys ?? false) && mode !== "emulated",
@@ -803,7 +622,7 @@ export function int8AttentionPlan(
   };
   // By default 4 subgroups, or fewer where a wide Dv would not fit the workgroup memory.
   // Dawn's validator sizes a constant-offset matrix access in i32 words; with element offsets
-  // or strides the single-buffered tiles would have to be padded four-fold (see pWords in mainKernel).
+  // or strides the single-buffered tiles would have to be padded four-fold (see int8TileStrides).
   if (shape.prefetch && native && !wordUnits) {
     throw new Error(
       `int8 attention: prefetch needs subgroup-matrix offsets and strides counted in i32 words; this ` +
@@ -823,7 +642,7 @@ export function int8AttentionPlan(
     );
   }
   const fits = (n: number) =>
-    sharedBytes(spec, n, shape) <= target.maxWorkgroupStorageBytes &&
+    int8SharedBytes(spec, n, shape) <= target.maxWorkgroupStorageBytes &&
     32 * n <= target.maxInvocationsPerWorkgroup;
   const subgroups = options.subgroups ?? [4, 2, 1].find(fits) ?? 1;
   checkSizes("int8 attention", {
@@ -860,7 +679,7 @@ export function int8AttentionPlan(
   if (!fits(subgroups)) {
     throw new Error(
       `int8 attention: ${subgroups} subgroups need ${
-        sharedBytes(spec, subgroups, shape)
+        int8SharedBytes(spec, subgroups, shape)
       } bytes of workgroup memory (Dv ${spec.headDimV}) and ` +
         `${32 * subgroups} invocations; the adapter allows ${target.maxWorkgroupStorageBytes} ` +
         `and ${target.maxInvocationsPerWorkgroup}`,

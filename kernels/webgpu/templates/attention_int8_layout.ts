@@ -1,0 +1,141 @@
+/**
+ * The int8 attention main kernel's workgroup-memory layout (`attention_int8.ts`): row strides
+ * of its int32 and probability tiles, the rows of its prefetched key and value blocks, and the
+ * bytes it all takes, for each choice of {@link Int8KernelShape}.
+ *
+ * @module
+ */
+
+import { int8KeyBlock } from "../../reference/attention_int8.ts";
+import type { AttentionSpec } from "./attention.ts";
+import type { Int8AblatedPart } from "./attention_int8_options.ts";
+
+/** Keys per block: the quantization block of the reference and the kernel's key tile. */
+const bc = int8KeyBlock;
+
+/**
+ * Workgroup memory of the main kernel: per subgroup a 16-row int32 tile of stride
+ * `max(64, Dvp)` (or two, of strides 64 and `Dvp`, with separate products), plus the int8
+ * probabilities (at least 4 KB, see `attention_int8.ts`), plus two staged key blocks or one
+ * prefetched key and value block when asked.
+ *
+ * @example
+ * ```ts
+ * import { int8SharedBytes } from "./attention_int8_layout.ts";
+ * // The H100 default at D = Dv = 64 with 4 subgroups: scores 16,640 + probabilities 4,352 +
+ * // one key and one value block 8,192 bytes.
+ * int8SharedBytes({ batch: 1, heads: 1, seqQ: 64, seqK: 64, headDim: 64, headDimV: 64,
+ *   scale: 0.125, causal: false, dtype: "f32" }, 4, { separate: false, stageKeys: false,
+ *   prefetch: true, recompute: true, integerMax: false, fastConvert: true, conflictFree: true,
+ *   alignedRows: false, padKeyValueRows: false, wide: false, padProbabilities: false, ablate: [] }); // 29184
+ * ```
+ */
+export function int8SharedBytes(
+  spec: AttentionSpec,
+  subgroups: number,
+  shape: Int8KernelShape,
+): number {
+  const dvp = Math.ceil(spec.headDimV / 16) * 16, dp = Math.ceil(spec.headDim / 32) * 32;
+  const { sw, ow, pWords } = int8TileStrides(dvp, subgroups, shape);
+  const products = shape.separate ? sw + ow : sw;
+  // Two key blocks (staged), or one key and one value block (prefetched), int8.
+  const { kRow, vRow } = int8BlockRows(dp, dvp, shape);
+  const keys = shape.stageKeys ? 2 * bc * dp : shape.prefetch ? bc * (kRow + vRow) : 0;
+  return (subgroups * (shape.wide ? 32 : 16) * products + pWords) * 4 + keys;
+}
+
+/**
+ * Int8 elements between consecutive keys of the prefetched key and value blocks in workgroup
+ * memory: packed (`Dp`, `Dvp`), or padded to an odd multiple of 16 bytes (`padKeyValueRows`).
+ *
+ * @example
+ * ```ts
+ * import { int8BlockRows } from "./attention_int8_layout.ts";
+ * int8BlockRows(64, 48, { separate: false, stageKeys: false,
+ *   prefetch: true, recompute: true, integerMax: false, fastConvert: true, conflictFree: true,
+ *   alignedRows: false, padKeyValueRows: true, wide: false, padProbabilities: false, ablate: [] });
+ * // { kRow: 80, vRow: 48 }: 48 bytes is already an odd number of 16-byte pieces
+ * ```
+ */
+export function int8BlockRows(
+  dp: number,
+  dvp: number,
+  shape: Int8KernelShape,
+): { kRow: number; vRow: number } {
+  if (!shape.padKeyValueRows) return { kRow: dp, vRow: dvp };
+  // 16 bytes are one unit; an odd number of units apart, 8 rows cover 8 distinct units mod 8.
+  const odd = (x: number) => (x / 16) % 2 === 1 ? x : x + 16;
+  return { kRow: odd(dp), vRow: odd(dvp) };
+}
+
+/**
+ * Row strides (in words) of the main kernel's workgroup tiles: `sw` of the scores, `ow` of the
+ * value product (the same tile unless separate), `pStride` of the packed probabilities, and the
+ * probabilities' array length `pWords`. Dawn's validator sizes an int8 matrix access with a
+ * constant offset in i32 words (Dawn 0.6.2: 16 rows of stride 64 "need" 3,872 bytes); where the
+ * device's probe found loads counting int8 elements (`shape.padProbabilities`), one subgroup's
+ * probabilities are padded to 16 (or 32) rows of `4 pStride` words so that its element offsets
+ * and strides pass. With word units the validator sees the true words and no padding is needed.
+ *
+ * @example
+ * ```ts
+ * import { int8TileStrides } from "./attention_int8_layout.ts";
+ * int8TileStrides(64, 4, { separate: false, stageKeys: false,
+ *   prefetch: true, recompute: true, integerMax: false, fastConvert: true, conflictFree: true,
+ *   alignedRows: false, padKeyValueRows: false, wide: false, padProbabilities: false, ablate: [] });
+ * // { sw: 65, ow: 65, pStride: 17, pWords: 1088 }
+ * ```
+ */
+export function int8TileStrides(
+  dvp: number,
+  subgroups: number,
+  shape: Int8KernelShape,
+): { sw: number; ow: number; pStride: number; pWords: number } {
+  // The next stride of 1 (mod 32) words: row r then starts in bank r; aligned, of 4 (mod 32)
+  // words: rows r .. r + 7 start in distinct groups of four banks.
+  // Two lanes per row: 8 (mod 32) words, which also spreads the product tiles' 64-bit stores
+  // over all banks; one lane per row: 4 (see Int8AttentionOptions.alignedRows).
+  const residue = shape.alignedRows ? (shape.wide ? 4 : 8) : 1;
+  const odd = (x: number) => shape.conflictFree ? x + (32 + residue - (x % 32)) % 32 : x;
+  const sw = odd(shape.separate ? bc : Math.max(bc, dvp));
+  const ow = shape.separate ? odd(dvp) : sw;
+  const pPad = shape.alignedRows ? 4 : 1;
+  const pStride = bc / 4 + (shape.conflictFree ? pPad : 0);
+  const rows = shape.wide ? 32 : 16;
+  const padded = shape.padProbabilities ? rows * 4 * pStride : 0;
+  return { sw, ow, pStride, pWords: Math.max(subgroups * rows * pStride, padded) };
+}
+
+/**
+ * The main kernel's layout choices, settled by `int8AttentionPlan` from its options (see
+ * `Int8AttentionOptions` in `attention_int8_options.ts`).
+ *
+ * @example
+ * ```ts
+ * import type { Int8KernelShape } from "./attention_int8_layout.ts";
+ * const plain: Int8KernelShape = { separate: false, stageKeys: false, prefetch: false,
+ *   recompute: false, integerMax: false, fastConvert: false, conflictFree: false,
+ *   alignedRows: false, padKeyValueRows: false, wide: false, padProbabilities: false,
+ *   ablate: [] };
+ * ```
+ */
+export interface Int8KernelShape {
+  readonly separate: boolean;
+  readonly stageKeys: boolean;
+  readonly prefetch: boolean;
+  readonly recompute: boolean;
+  /** The first pass's maximum over int32 scores (see Int8AttentionOptions.integerMax). */
+  readonly integerMax: boolean;
+  readonly fastConvert: boolean;
+  readonly conflictFree: boolean;
+  /** With conflictFree, 16-byte aligned rows (see Int8AttentionOptions.alignedRows). */
+  readonly alignedRows: boolean;
+  /** Prefetched key and value rows padded (see Int8AttentionOptions.padKeyValueRows). */
+  readonly padKeyValueRows: boolean;
+  /** 32 rows per subgroup, one lane each (see Int8AttentionOptions.wideRows). */
+  readonly wide: boolean;
+  /** Native loads counting int8 elements: the probabilities are padded for Dawn's validator. */
+  readonly padProbabilities: boolean;
+  /** Parts left out, for timing (see Int8AttentionOptions.ablate). */
+  readonly ablate: readonly Int8AblatedPart[];
+}
