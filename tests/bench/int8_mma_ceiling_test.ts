@@ -7,7 +7,6 @@
 
 import fc from "fast-check";
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
-import { loadGpu } from "../../kernels/webgpu/binding.ts";
 import { sharedGpu } from "../../kernels/webgpu/device.ts";
 import { int8MatrixConventions } from "../../kernels/webgpu/int8_matrix_probe.ts";
 import {
@@ -20,6 +19,7 @@ import {
 } from "../../bench/int8_mma_ceiling.ts";
 import { ceilingConfigs } from "../../bench/gpu_int8_mma_ceiling.ts";
 import { kernelTarget, runPlan } from "../kernels/webgpu/templates/_run_plan.ts";
+import { int8NativeTarget, withNullBackend } from "../kernels/webgpu/_null_backend.ts";
 
 const gpu = await sharedGpu();
 if (gpu === null) console.warn("SKIP int8 MMA ceiling kernel runs: no WebGPU adapter");
@@ -148,39 +148,18 @@ Deno.test({
   name: "the int8 MMA ceiling bench's native kernels pass Dawn's WGSL validation (null backend)",
   ignore: "Bun" in globalThis,
   async fn() {
-    const nullGpu = await loadGpu(["backend=null", "enable-dawn-features=allow_unsafe_apis"]);
-    const adapter = await nullGpu.requestAdapter();
-    const feature = "chromium-experimental-subgroup-matrix" as GPUFeatureName;
-    if (!adapter || !adapter.features.has(feature)) {
-      console.warn("SKIP native WGSL validation: this Dawn build has no null backend");
-      return;
-    }
-    const device = await adapter.requestDevice({ requiredFeatures: [feature, "subgroups"] });
-    try {
+    await withNullBackend(async (errorsOf) => {
       for (const units of int8MatrixConventions) {
-        const target = {
-          shaderF16: false,
-          subgroups: true,
-          subgroupSize: 32,
-          subgroupMatrixInt8: true,
-          int8MatrixUnits: units,
-          maxWorkgroupsPerDimension: 65535,
-          maxWorkgroupStorageBytes: 49152,
-          maxInvocationsPerWorkgroup: 1024,
-          maxStorageBuffersPerStage: 10,
-        };
         for (const config of ceilingConfigs) {
-          const kernel = int8MmaCeilingPlan({ ...config, workgroups: 1056 }, target, "native")
-            .kernels[0]!;
-          const module = device.createShaderModule({ code: kernel.code });
-          const errors = (await module.getCompilationInfo()).messages
-            .filter((m) => m.type === "error")
-            .map((m) => `line ${m.lineNum}: ${m.message}`);
+          const kernel = int8MmaCeilingPlan(
+            { ...config, workgroups: 1056 },
+            int8NativeTarget(units),
+            "native",
+          ).kernels[0]!;
+          const errors = await errorsOf(kernel.code);
           assert(errors.length === 0, `${kernel.name} (${JSON.stringify(units)}): ${errors}`);
         }
       }
-    } finally {
-      device.destroy();
-    }
+    });
   },
 });

@@ -6,7 +6,7 @@
  */
 
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
-import { loadGpu } from "../../kernels/webgpu/binding.ts";
+import { int8NativeTarget, withNullBackend } from "../kernels/webgpu/_null_backend.ts";
 import { int8AttentionPlan } from "../../kernels/webgpu/templates/attention_int8.ts";
 import { int8SweepDefaults, int8SweepOptions } from "../../bench/int8_sweep_configs.ts";
 
@@ -36,26 +36,7 @@ Deno.test({
   name: "every default sweep configuration builds a native kernel that Dawn validates",
   ignore: "Bun" in globalThis,
   async fn() {
-    const nullGpu = await loadGpu(["backend=null", "enable-dawn-features=allow_unsafe_apis"]);
-    const adapter = await nullGpu.requestAdapter();
-    const feature = "chromium-experimental-subgroup-matrix" as GPUFeatureName;
-    if (!adapter || !adapter.features.has(feature)) {
-      console.warn("SKIP native WGSL validation: this Dawn build has no null backend");
-      return;
-    }
-    const device = await adapter.requestDevice({ requiredFeatures: [feature, "subgroups"] });
     // The H100's convention (offsets and strides in i32 words) and the sweep's size.
-    const target = {
-      shaderF16: false,
-      subgroups: true,
-      subgroupSize: 32,
-      subgroupMatrixInt8: true,
-      int8MatrixUnits: { offset: 4, stride: 4 } as const,
-      maxWorkgroupsPerDimension: 65535,
-      maxWorkgroupStorageBytes: 49152,
-      maxInvocationsPerWorkgroup: 1024,
-      maxStorageBuffersPerStage: 10,
-    };
     const spec = {
       batch: 2,
       heads: 48,
@@ -67,22 +48,18 @@ Deno.test({
       causal: false,
       dtype: "f32" as const,
     };
-    try {
+    await withNullBackend(async (errorsOf) => {
       const names = new Set<string>();
       for (const config of int8SweepDefaults) {
-        const kernel = int8AttentionPlan(spec, target, int8SweepOptions(config)).kernels.at(-1)!;
+        const plan = int8AttentionPlan(spec, int8NativeTarget(), int8SweepOptions(config));
+        const kernel = plan.kernels.at(-1)!;
         names.add(kernel.name);
         assert(kernel.code.includes("subgroupMatrixMultiplyAccumulate"), `${config}: native`);
-        const errors = (await device.createShaderModule({ code: kernel.code })
-          .getCompilationInfo()).messages
-          .filter((m) => m.type === "error")
-          .map((m) => `line ${m.lineNum}: ${m.message}`);
+        const errors = await errorsOf(kernel.code);
         assert(errors.length === 0, `${config} (${kernel.name}): ${errors.join("; ")}`);
       }
       // Distinct names: each configuration is a distinct kernel (no option silently dropped).
       assertEquals(names.size, int8SweepDefaults.length);
-    } finally {
-      device.destroy();
-    }
+    });
   },
 });

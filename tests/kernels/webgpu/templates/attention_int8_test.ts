@@ -11,7 +11,6 @@
  */
 import fc from "fast-check";
 import { assert, assertThrows } from "../../../_assert.ts";
-import { loadGpu } from "../../../../kernels/webgpu/binding.ts";
 import { sharedGpu } from "../../../../kernels/webgpu/device.ts";
 import {
   type Int8AblatedPart,
@@ -25,6 +24,7 @@ import {
   int8ProbeCode,
 } from "../../../../kernels/webgpu/int8_matrix_probe.ts";
 import { kernelTarget, runPlan } from "./_run_plan.ts";
+import { int8NativeTarget, withNullBackend } from "../_null_backend.ts";
 import { attentionSpec, randomFloats } from "./_data.ts";
 
 const gpu = await sharedGpu();
@@ -368,51 +368,27 @@ Deno.test({
   name: "int8AttentionPlan's native kernels pass Dawn's WGSL validation (null backend)",
   ignore: "Bun" in globalThis,
   async fn() {
-    const nullGpu = await loadGpu(["backend=null", "enable-dawn-features=allow_unsafe_apis"]);
-    const adapter = await nullGpu.requestAdapter();
-    const feature = "chromium-experimental-subgroup-matrix" as GPUFeatureName;
-    if (!adapter || !adapter.features.has(feature)) {
-      console.warn("SKIP native WGSL validation: this Dawn build has no null backend");
-      return;
-    }
-    const device = await adapter.requestDevice({ requiredFeatures: [feature, "subgroups"] });
-    try {
-      const base = {
-        shaderF16: false,
-        subgroups: true,
-        subgroupSize: 32,
-        subgroupMatrixInt8: true,
-        maxWorkgroupsPerDimension: 65535,
-        maxWorkgroupStorageBytes: 49152,
-        maxInvocationsPerWorkgroup: 1024,
-        maxStorageBuffersPerStage: 10,
+    await withNullBackend(async (errorsOf) => {
+      const valid = async (name: string, code: string) => {
+        const errors = await errorsOf(code);
+        assert(errors.length === 0, `${name}: ${errors.join("; ")}`);
       };
       for (const layout of ["col_major", "row_major"] as const) {
-        const module = device.createShaderModule({ code: int8ProbeCode(layout) });
-        const errors = (await module.getCompilationInfo()).messages.filter((m) =>
-          m.type === "error"
-        );
-        assert(errors.length === 0, `probe ${layout}: ${errors.map((m) => m.message)}`);
+        await valid(`probe ${layout}`, int8ProbeCode(layout));
       }
       // Every convention the probe may find: word offsets are divided in WGSL, word strides at
       // generation, and both must still validate.
       for (const units of int8MatrixConventions) {
-        const target = { ...base, int8MatrixUnits: units };
+        const target = int8NativeTarget(units);
         for (const c of examples) {
           // The plan's own defaults for this convention (prefetch only with word units).
           const defaults = int8AttentionPlan(attentionSpec(c), target).kernels.at(-1)!;
-          const module = device.createShaderModule({ code: defaults.code });
-          const errors = (await module.getCompilationInfo()).messages.filter((m) =>
-            m.type === "error"
-          );
-          assert(errors.length === 0, `${defaults.name}: ${errors.map((m) => m.message)}`);
+          await valid(defaults.name, defaults.code);
           // The timing-only ablations of the defaults (the sweep times them on GPUs).
           for (const ablate of ablations) {
             const kernel = int8AttentionPlan(attentionSpec(c), target, { ablate }).kernels.at(-1)!;
             assert(kernel.name.endsWith(ablate.map((p) => `_x${p}`).join("")), kernel.name);
-            const messages = (await device.createShaderModule({ code: kernel.code })
-              .getCompilationInfo()).messages.filter((m) => m.type === "error");
-            assert(messages.length === 0, `${kernel.name}: ${messages.map((m) => m.message)}`);
+            await valid(kernel.name, kernel.code);
           }
           for (
             const [subgroups, separate, stageKeys, prefetch, wideRows] of [
@@ -454,21 +430,12 @@ Deno.test({
             const main = plan.kernels.at(-1)!;
             assert(main.code.includes("subgroupMatrixMultiplyAccumulate"), "native products");
             for (const kernel of plan.kernels) {
-              const module = device.createShaderModule({ code: kernel.code });
-              const errors = (await module.getCompilationInfo()).messages
-                .filter((m) => m.type === "error")
-                .map((m) => `line ${m.lineNum}: ${m.message}`);
-              assert(
-                errors.length === 0,
-                `${kernel.name} (${JSON.stringify(units)}): ${errors.join("; ")}`,
-              );
+              await valid(`${kernel.name} (${JSON.stringify(units)})`, kernel.code);
             }
           }
         }
       }
-    } finally {
-      device.destroy();
-    }
+    });
   },
 });
 
