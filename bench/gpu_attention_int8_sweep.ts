@@ -26,8 +26,8 @@ import { int8SweepDefaults, int8SweepOptions } from "./int8_sweep_configs.ts";
 import {
   bindPlan,
   kernelTarget,
+  medianPassMs,
   uploadInputs,
-  withTimerPolling,
 } from "../tests/kernels/webgpu/templates/_run_plan.ts";
 
 const s = Number(flag("s", "17776"));
@@ -96,20 +96,6 @@ function relativeError(out: Float32Array): number {
   return Math.sqrt(err / norm);
 }
 
-/** Median milliseconds per submit of a bound plan, `reps` submits per sample. */
-async function timeBound(bound: Awaited<ReturnType<typeof bindPlan>>): Promise<number> {
-  bound.submit(1);
-  await withTimerPolling(() => gpu!.sync());
-  const samples: number[] = [];
-  for (let r = 0; r < 3; r++) {
-    const t0 = performance.now();
-    bound.submit(reps);
-    await withTimerPolling(() => gpu!.sync());
-    samples.push((performance.now() - t0) / reps);
-  }
-  return samples.sort((x, y) => x - y)[1]!;
-}
-
 const flops = 4 * batch * heads * s * s * d;
 const outputs = [batch * heads * s * d * 4, batch * heads * s * 4];
 const results: Record<string, unknown>[] = [];
@@ -132,7 +118,7 @@ for (const config of configs) {
     try {
       bound.submit(1);
       relL2 = relativeError(new Float32Array(await bound.readOutput(0)));
-      ms = await timeBound(bound);
+      ms = await medianPassMs(gpu, bound, reps);
     } finally {
       bound.destroy();
     }
@@ -146,7 +132,7 @@ for (const config of configs) {
         { shared: inputs, fill: false },
       );
       try {
-        prepMs = await timeBound(prep);
+        prepMs = await medianPassMs(gpu, prep, reps);
       } finally {
         prep.destroy();
       }

@@ -24,7 +24,7 @@ import {
 import {
   bindPlan,
   kernelTarget,
-  withTimerPolling,
+  medianPassMs,
 } from "../tests/kernels/webgpu/templates/_run_plan.ts";
 
 /**
@@ -101,16 +101,7 @@ if (import.meta.main) {
             }
           }
         }
-        bound.submit(1);
-        await withTimerPolling(() => gpu.sync());
-        const samples: number[] = [];
-        for (let s = 0; s < 3; s++) {
-          const t0 = performance.now();
-          bound.submit(reps);
-          await withTimerPolling(() => gpu.sync());
-          samples.push((performance.now() - t0) / reps);
-        }
-        const ms = samples.sort((a, b) => a - b)[1]!;
+        const ms = await medianPassMs(gpu, bound, reps);
         const row = { config: name, ms, tops: ceilingOps(c) / ms / 1e9, checked: true };
         results.push(row);
         console.log(JSON.stringify(row));

@@ -24,7 +24,7 @@ import {
 import {
   bindPlan,
   kernelTarget,
-  withTimerPolling,
+  medianPassMs,
 } from "../tests/kernels/webgpu/templates/_run_plan.ts";
 
 const n = Number(flag("n", "4096"));
@@ -154,17 +154,8 @@ for (const [name, tiles] of Object.entries(configs)) {
       for (let q = 0; q < n; q++) acc += A[i * n + q]! * B[q * n + j]!;
       worst = Math.max(worst, Math.abs(C[i * n + j]! - acc) / (Math.abs(acc) + Math.sqrt(n)));
     }
-    bound.submit(2);
-    await withTimerPolling(() => gpu.sync());
-    const samples: number[] = [];
-    for (let r = 0; r < 3; r++) {
-      const t0 = performance.now();
-      bound.submit(reps);
-      await withTimerPolling(() => gpu.sync());
-      samples.push((performance.now() - t0) / reps);
-    }
+    const ms = await medianPassMs(gpu, bound, reps, 2);
     bound.destroy();
-    const ms = samples.sort((x, y) => x - y)[1]!;
     const row = {
       config: name,
       tiles,

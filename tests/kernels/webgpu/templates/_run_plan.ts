@@ -278,6 +278,34 @@ export async function bindPlan(
 }
 
 /**
+ * Median milliseconds per pass of a bound plan: after `warmup` passes, three samples of `reps`
+ * passes in one submit each, waited on with 1 ms timers (see {@link withTimerPolling}). Wall
+ * time over many passes per submit, so per-submit costs are spread and no readback is timed.
+ *
+ * @example
+ * ```ts ignore
+ * const ms = await medianPassMs(gpu, bound, 5);
+ * ```
+ */
+export async function medianPassMs(
+  gpu: GpuContext,
+  bound: BoundPlan,
+  reps: number,
+  warmup = 1,
+): Promise<number> {
+  bound.submit(warmup);
+  await withTimerPolling(() => gpu.sync());
+  const samples: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const t0 = performance.now();
+    bound.submit(reps);
+    await withTimerPolling(() => gpu.sync());
+    samples.push((performance.now() - t0) / reps);
+  }
+  return samples.sort((x, y) => x - y)[1]!;
+}
+
+/**
  * Runs a plan once and returns its outputs' bytes.
  *
  * @example
