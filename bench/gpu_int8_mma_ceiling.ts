@@ -32,13 +32,16 @@ import {
  * and 8 independent accumulators; key tiles from workgroup memory feeding 1 (the attention's
  * 16-row subgroups), 2 (`wideRows`) or 4 products; the score step (store per tile) with and
  * without a barrier per key block; two of them again with keys 80 bytes apart instead of 64;
- * and key tiles read straight from storage feeding 1 or 2 products.
+ * key tiles read straight from storage feeding 1 or 2 products; and three of them with the
+ * right tiles read row-major (`_rm`: the attention's value tiles without `transposedValues`).
+ * If the `_rm` rows are much slower than their column-major twins, `transposedValues` should
+ * win in the attention.
  * Iteration counts give each launch about 1e12 operations at 1,056 workgroups of 4 subgroups.
  *
  * @example
  * ```ts ignore
  * import { ceilingConfigs } from "./gpu_int8_mma_ceiling.ts";
- * ceilingConfigs.length; // 15
+ * ceilingConfigs.length; // 18
  * ```
  */
 export const ceilingConfigs: readonly Omit<CeilingCase, "workgroups">[] = [
@@ -53,6 +56,9 @@ export const ceilingConfigs: readonly Omit<CeilingCase, "workgroups">[] = [
   { pattern: "workgroup", subgroups: 4, rowTiles: 1, iterations: 16384, keyStride: 80 },
   { pattern: "storage", subgroups: 4, rowTiles: 1, iterations: 16384 },
   { pattern: "storage", subgroups: 4, rowTiles: 2, iterations: 8192 },
+  { pattern: "workgroup", subgroups: 4, rowTiles: 1, iterations: 16384, rightLayout: "row_major" },
+  { pattern: "workgroup", subgroups: 4, rowTiles: 2, iterations: 8192, rightLayout: "row_major" },
+  { pattern: "storage", subgroups: 4, rowTiles: 1, iterations: 16384, rightLayout: "row_major" },
   { pattern: "scores", subgroups: 4, rowTiles: 1, iterations: 8192 },
   { pattern: "scores", subgroups: 4, rowTiles: 1, iterations: 8192, barriers: true },
   { pattern: "scores", subgroups: 4, rowTiles: 1, iterations: 8192, barriers: true, keyStride: 80 },

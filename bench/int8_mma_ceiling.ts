@@ -76,6 +76,13 @@ export interface CeilingCase {
    * banks). Default 64.
    */
   readonly keyStride?: 64 | 80;
+  /**
+   * How the right tiles are read: `col_major` (default: the attention's `K^T` tiles, four
+   * consecutive channels of a key per word) or `row_major` (the attention's value tiles without
+   * `transposedValues`: tile `(n, kk)` is rows `32 kk ..` of the block, columns `16 n ..`, so a
+   * lane's four consecutive `k` lie in four rows). Suffix `_rm`.
+   */
+  readonly rightLayout?: "col_major" | "row_major";
 }
 
 /**
@@ -147,6 +154,8 @@ function checkCase(c: CeilingCase): void {
     (c.workgroups < 1 || c.workgroups > 65535 || !Number.isInteger(c.workgroups)) &&
     `workgroups ${c.workgroups} (1 to 65,535)`,
     ![undefined, 64, 80].includes(c.keyStride) && `keyStride ${c.keyStride} (64 or 80)`,
+    ![undefined, "col_major", "row_major"].includes(c.rightLayout) &&
+    `rightLayout ${c.rightLayout} (col_major or row_major)`,
   ].filter((p): p is string => typeof p === "string");
   if (problems.length > 0) {
     throw new Error(`int8 MMA ceiling: bad case ${JSON.stringify(c)}: ${problems.join("; ")}`);
@@ -193,16 +202,20 @@ export function int8MmaCeilingPlan(
     ops.load("left", "row_major", "src", `${1024 * r + 32 * kk}u`, 64);
   // Int8 elements between keys in workgroup memory (storage keeps them packed).
   const ks = c.keyStride ?? 64;
-  const keyTile = (buffer: "src" | "sB", n: string, kk: string) =>
-    ops.load(
+  const rowMajor = c.rightLayout === "row_major";
+  // Right tile (n, kk): keys 16n .. by channels 32kk .. (col_major), or rows 32kk .. of the
+  // block by its columns 16n .. (row_major); rows are 64 int8 apart in storage, ks in sB.
+  const keyTile = (buffer: "src" | "sB", n: string, kk: string) => {
+    const row = buffer === "src" ? 64 : ks;
+    const at = rowMajor ? `${kk} * ${32 * row}u + ${n} * 16u` : `${n} * ${16 * row}u + ${kk} * 32u`;
+    return ops.load(
       "right",
-      "col_major",
+      rowMajor ? "row_major" : "col_major",
       buffer,
-      buffer === "src"
-        ? `${ceilingKeysAt}u + ${n} * 1024u + ${kk} * 32u`
-        : `${n} * ${16 * ks}u + ${kk} * 32u`,
-      buffer === "src" ? 64 : ks,
+      buffer === "src" ? `${ceilingKeysAt}u + ${at}` : at,
+      row,
     );
+  };
   const words = ceilingWordsPerSubgroup(c);
   const out = `(wid.x * ${subgroups}u + sg) * ${words}u`;
   // Key tiles from workgroup memory (the block copied there) or straight from storage.
@@ -262,11 +275,10 @@ export function int8MmaCeilingPlan(
   }@group(0) @binding(0) var<storage, read> src: array<i32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<i32>;
 ${
-    !inWorkgroup
-      ? ""
-      : `var<workgroup> sB: array<i32, ${
-        16 * ks
-      }>; // 64 keys x 64 int8 channels, ${ks} bytes apart`
+    !inWorkgroup ? "" : `var<workgroup> sB: array<i32, ${
+      // Row-major tiles span 32 rows: Dawn's validator sizes a matrix access in i32 words
+      // (see int8TileStrides), so with element units it asks for 32 rows of ks words.
+      rowMajor ? 32 * ks : 16 * ks}>; // 64 keys x 64 int8 channels, ${ks} bytes apart`
   }
 ${
     pattern === "scores"
@@ -296,7 +308,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     kernels: [{
       name: `int8_ceiling_${pattern}_${subgroups}sg_r${rt}${c.barriers ? "_bar" : ""}${
         ks === 64 ? "" : `_ks${ks}`
-      }`,
+      }${rowMajor ? "_rm" : ""}`,
       code,
       bindings: [{ buffer: "in0", access: "read" }, { buffer: "out0", access: "read_write" }],
       workgroups: [c.workgroups, 1, 1],
@@ -326,10 +338,14 @@ export function ceilingExpected(c: CeilingCase, source: Int8Array): Int32Array {
   // Query row i (of 16 R), channel d; key j (of 64), channel d.
   const query = (i: number, d: number) => source[i * 64 + d]!;
   const key = (j: number, d: number) => source[ceilingKeysAt + j * 64 + d]!;
-  // The 16 x 16 product of row tile r's channels [32kk, 32kk + 32) with keys 16n.. 16n + 15.
+  // Element (k, j) of right tile (n, kk): key 16n + j, channel 32kk + k (col_major), or the
+  // block's row 32kk + k, column 16n + j (row_major).
+  const right = (n: number, kk: number, k: number, j: number) =>
+    c.rightLayout === "row_major" ? key(32 * kk + k, 16 * n + j) : key(16 * n + j, 32 * kk + k);
+  // The 16 x 16 product of row tile r's channels [32kk, 32kk + 32) with right tile (n, kk).
   const tile = (r: number, n: number, kk: number, i: number, j: number) => {
     let s = 0;
-    for (let d = 32 * kk; d < 32 * kk + 32; d++) s += query(16 * r + i, d) * key(16 * n + j, d);
+    for (let k = 0; k < 32; k++) s += query(16 * r + i, 32 * kk + k) * right(n, kk, k, j);
     return s;
   };
   const out = new Int32Array(ceilingWordsPerSubgroup(c));
@@ -348,7 +364,7 @@ export function ceilingExpected(c: CeilingCase, source: Int8Array): Int32Array {
           // Left tile (r, 0) with right tile (r % 4, (r / 4) % 2), every iteration.
           s = c.iterations * (
             Array.from({ length: 32 }, (_, d) => d).reduce(
-              (a, d) => a + query(16 * r + i, d) * key(16 * (r % 4) + j, 32 * ((r >> 2) % 2) + d),
+              (a, d) => a + query(16 * r + i, d) * right(r % 4, (r >> 2) % 2, d, j),
               0,
             )
           );

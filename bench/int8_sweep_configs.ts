@@ -4,7 +4,8 @@
  * (prefetched key and value blocks), `_pkv` (with `_pf`: key and value rows padded in workgroup
  * memory), `_rc` (recomputed scores), `_im` (with `_rc`: the first pass's maximum over int32
  * scores), `_fc` (float-add conversions), `_cf` (conflict-free workgroup layout), `_al` (with
- * `_cf`: 16-byte aligned rows), `_w` (32 rows per subgroup, one lane each), and for timing only
+ * `_cf`: 16-byte aligned rows), `_tv` (values stored transposed, their tiles loaded
+ * column-major), `_w` (32 rows per subgroup, one lane each), and for timing only
  * `_x<part>` (`_xscores`, `_xsoftmax`, `_xvalues`, `_xfold`: that part of each key block's work
  * left out, see `Int8AttentionOptions.ablate`; the time saved is what the part costs). Separate
  * from the sweep so that the tests can validate every default configuration's kernel before a
@@ -36,6 +37,11 @@ import type {
  */
 export const int8SweepDefaults: readonly string[] = [
   "4sg_pf_cf_rc_fc",
+  // Values stored V^T: every right tile loads column-major (see transposedValues).
+  "4sg_pf_cf_rc_fc_tv",
+  "4sg_cf_rc_fc_tv",
+  "2sg_w_pf_cf_rc_fc_tv",
+  "4sg_pf_pkv_cf_al_rc_im_fc_tv",
   "4sg_pf_cf_rc_im_fc",
   "4sg_pf_cf_al_rc_fc",
   "4sg_pf_cf_al_rc_im_fc",
@@ -48,9 +54,6 @@ export const int8SweepDefaults: readonly string[] = [
   "4sg_w_cf_rc_fc",
   "2sg_w_pf_pkv_cf_al_rc_im_fc",
   "4sg_cf_rc_fc",
-  "8sg_pf_rc_fc",
-  "2sg_pf_cf_rc_fc",
-  "1sg_cf_rc_fc",
   // Where the default's time goes.
   "4sg_pf_cf_rc_fc_xsoftmax",
   "4sg_pf_cf_rc_fc_xfold",
@@ -58,7 +61,7 @@ export const int8SweepDefaults: readonly string[] = [
   "4sg_pf_cf_rc_fc_xscores_xsoftmax",
 ];
 
-const flags = ["sep", "stk", "pf", "pkv", "rc", "im", "fc", "cf", "al", "w"] as const;
+const flags = ["sep", "stk", "pf", "pkv", "rc", "im", "fc", "cf", "al", "tv", "w"] as const;
 const parts: readonly Int8AblatedPart[] = ["scores", "softmax", "values", "fold"];
 
 /**
@@ -100,6 +103,7 @@ export function int8SweepOptions(config: string): Int8AttentionOptions {
     fastConvert: has("fc"),
     conflictFree: has("cf"),
     alignedRows: has("al"),
+    transposedValues: has("tv"),
     wideRows: has("w"),
     ablate,
   };

@@ -34,6 +34,7 @@ const caseArb = fc.record({
   workgroups: fc.integer({ min: 1, max: 2 }),
   barriers: fc.boolean(),
   keyStride: fc.constantFrom(64 as const, 80 as const),
+  rightLayout: fc.constantFrom("col_major" as const, "row_major" as const),
   seed: fc.integer({ min: 0, max: 2 ** 30 }),
 }).map(({ steps, seed, ...c }): [CeilingCase, number] => [{
   ...c,
@@ -72,20 +73,23 @@ Deno.test({
         }
       }),
       {
-        numRuns: 12,
-        // Every pattern at least once, whatever the draws.
-        examples: (["registers", "workgroup", "storage", "scores"] as const).map((
+        numRuns: 14,
+        // Every pattern with each right-tile layout at least once, whatever the draws.
+        examples: (["registers", "workgroup", "storage", "scores"] as const).flatMap((
           pattern,
           k,
-        ): [[CeilingCase, number]] => [[{
-          pattern,
-          subgroups: 2,
-          rowTiles: 2,
-          iterations: { registers: 2, workgroup: 8, storage: 8, scores: 4 }[pattern],
-          workgroups: 2,
-          barriers: true,
-          keyStride: k % 2 === 0 ? 80 : 64,
-        }, k + 1]]),
+        ): [[CeilingCase, number]][] =>
+          (["col_major", "row_major"] as const).map((rightLayout, m) => [[{
+            pattern,
+            subgroups: 2,
+            rowTiles: 2,
+            iterations: { registers: 2, workgroup: 8, storage: 8, scores: 4 }[pattern],
+            workgroups: 2,
+            barriers: true,
+            keyStride: (k + m) % 2 === 0 ? 80 : 64,
+            rightLayout,
+          }, 2 * k + m + 1]])
+        ),
       },
     );
   },
@@ -141,6 +145,12 @@ Deno.test("int8MmaCeilingPlan refuses bad cases, naming the values", () => {
     () => int8MmaCeilingPlan({ ...ok, keyStride: 72 }, target, "mimic"),
     Error,
     "keyStride 72",
+  );
+  assertThrows(
+    // @ts-expect-error: a layout WGSL does not have
+    () => int8MmaCeilingPlan({ ...ok, rightLayout: "diagonal" }, target, "mimic"),
+    Error,
+    "rightLayout diagonal",
   );
 });
 

@@ -27,7 +27,8 @@ const bc = int8KeyBlock;
  * int8SharedBytes({ batch: 1, heads: 1, seqQ: 64, seqK: 64, headDim: 64, headDimV: 64,
  *   scale: 0.125, causal: false, dtype: "f32" }, 4, { separate: false, stageKeys: false,
  *   prefetch: true, recompute: true, integerMax: false, fastConvert: true, conflictFree: true,
- *   alignedRows: false, padKeyValueRows: false, wide: false, padProbabilities: false, ablate: [] }); // 29184
+ *   alignedRows: false, padKeyValueRows: false, transposedValues: false, wide: false, padProbabilities: false,
+ *   ablate: [] }); // 29184
  * ```
  */
 export function int8SharedBytes(
@@ -40,20 +41,23 @@ export function int8SharedBytes(
   const products = shape.separate ? sw + ow : sw;
   // Two key blocks (staged), or one key and one value block (prefetched), int8.
   const { kRow, vRow } = int8BlockRows(dp, dvp, shape);
-  const keys = shape.stageKeys ? 2 * bc * dp : shape.prefetch ? bc * (kRow + vRow) : 0;
+  const values = shape.transposedValues ? dvp * vRow : bc * vRow;
+  const keys = shape.stageKeys ? 2 * bc * dp : shape.prefetch ? bc * kRow + values : 0;
   return (subgroups * (shape.wide ? 32 : 16) * products + pWords) * 4 + keys;
 }
 
 /**
- * Int8 elements between consecutive keys of the prefetched key and value blocks in workgroup
- * memory: packed (`Dp`, `Dvp`), or padded to an odd multiple of 16 bytes (`padKeyValueRows`).
+ * Int8 elements between consecutive rows of the prefetched key and value blocks in workgroup
+ * memory: packed (`Dp`, `Dvp`; 64 keys per value row with `transposedValues`), or padded to an
+ * odd multiple of 16 bytes (`padKeyValueRows`).
  *
  * @example
  * ```ts
  * import { int8BlockRows } from "./attention_int8_layout.ts";
  * int8BlockRows(64, 48, { separate: false, stageKeys: false,
  *   prefetch: true, recompute: true, integerMax: false, fastConvert: true, conflictFree: true,
- *   alignedRows: false, padKeyValueRows: true, wide: false, padProbabilities: false, ablate: [] });
+ *   alignedRows: false, padKeyValueRows: true, transposedValues: false, wide: false,
+ *   padProbabilities: false, ablate: [] });
  * // { kRow: 80, vRow: 48 }: 48 bytes is already an odd number of 16-byte pieces
  * ```
  */
@@ -62,10 +66,12 @@ export function int8BlockRows(
   dvp: number,
   shape: Int8KernelShape,
 ): { kRow: number; vRow: number } {
-  if (!shape.padKeyValueRows) return { kRow: dp, vRow: dvp };
+  // Transposed values: a row is one channel's 64 keys.
+  const values = shape.transposedValues ? bc : dvp;
+  if (!shape.padKeyValueRows) return { kRow: dp, vRow: values };
   // 16 bytes are one unit; an odd number of units apart, 8 rows cover 8 distinct units mod 8.
   const odd = (x: number) => (x / 16) % 2 === 1 ? x : x + 16;
-  return { kRow: odd(dp), vRow: odd(dvp) };
+  return { kRow: odd(dp), vRow: odd(values) };
 }
 
 /**
@@ -82,7 +88,8 @@ export function int8BlockRows(
  * import { int8TileStrides } from "./attention_int8_layout.ts";
  * int8TileStrides(64, 4, { separate: false, stageKeys: false,
  *   prefetch: true, recompute: true, integerMax: false, fastConvert: true, conflictFree: true,
- *   alignedRows: false, padKeyValueRows: false, wide: false, padProbabilities: false, ablate: [] });
+ *   alignedRows: false, padKeyValueRows: false, transposedValues: false, wide: false,
+ *   padProbabilities: false, ablate: [] });
  * // { sw: 65, ow: 65, pStride: 17, pWords: 1088 }
  * ```
  */
@@ -115,8 +122,8 @@ export function int8TileStrides(
  * import type { Int8KernelShape } from "./attention_int8_layout.ts";
  * const plain: Int8KernelShape = { separate: false, stageKeys: false, prefetch: false,
  *   recompute: false, integerMax: false, fastConvert: false, conflictFree: false,
- *   alignedRows: false, padKeyValueRows: false, wide: false, padProbabilities: false,
- *   ablate: [] };
+ *   alignedRows: false, padKeyValueRows: false, transposedValues: false, wide: false,
+ *   padProbabilities: false, ablate: [] };
  * ```
  */
 export interface Int8KernelShape {
@@ -132,6 +139,8 @@ export interface Int8KernelShape {
   readonly alignedRows: boolean;
   /** Prefetched key and value rows padded (see Int8AttentionOptions.padKeyValueRows). */
   readonly padKeyValueRows: boolean;
+  /** Values stored `V^T` per key block (see Int8AttentionOptions.transposedValues). */
+  readonly transposedValues: boolean;
   /** 32 rows per subgroup, one lane each (see Int8AttentionOptions.wideRows). */
   readonly wide: boolean;
   /** Native loads counting int8 elements: the probabilities are padded for Dawn's validator. */

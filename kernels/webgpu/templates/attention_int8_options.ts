@@ -113,6 +113,22 @@ export interface Int8AttentionOptions {
    */
   readonly padKeyValueRows?: boolean;
   /**
+   * Store each key block's int8 values transposed, channel by channel with the block's 64 keys
+   * contiguous (`V^T`, `Dvp x 64` per block), and read the value product's right tiles
+   * column-major, like the keys. Why: the int8 matrix product takes its right operand as four
+   * consecutive `k` (here: keys) per lane and register (NVIDIA's `mma.m16n8k32` fragments), and
+   * sm_90 has no transposing matrix load for 8-bit elements (`ldmatrix .trans` moves 16-bit
+   * ones), so a row-major value tile (keys in rows, columns contiguous) must be gathered byte by
+   * byte, where a column-major one loads as whole words, as the key tiles do (an assumption:
+   * Dawn does not say how the driver lowers subgroup matrices; the ceiling bench's `_rm` rows
+   * time the two layouts side by side). In the emulated form the value product becomes
+   * `dot4I8Packed` of a probability word and a value word, as the scores are. With `prefetch`,
+   * the block lies in workgroup memory as `Dvp` rows of 64 keys (80 bytes apart with
+   * `padKeyValueRows`). Default: true in the emulated mode (1.4-1.6x faster on lavapipe at
+   * B = 1, H = 4, S = 1024, D = 64), false otherwise until a GPU sweep has timed it.
+   */
+  readonly transposedValues?: boolean;
+  /**
    * Each subgroup owns 32 query rows, one lane per row, instead of 16 rows with two lanes each:
    * every key and value tile loaded feeds two products (one per 16-row tile), the barriers per
    * row halve, and no lane pair exchanges maxima or sums; each lane holds all `Dvp` output

@@ -8,7 +8,9 @@
  *    ranges `r = max |v - mu_v|`.
  * 3. `attn_i8_quant_kv` (one per key block): the block's scale `max |k - mu_k| / 127` and the
  *    packed int8 keys and values (four per `i32`, rows padded to `Dp = 32 ceil(D / 32)` and
- *    `Dvp = 16 ceil(Dv / 16)` bytes, keys padded to a multiple of 64 with zeros).
+ *    `Dvp = 16 ceil(Dv / 16)` bytes, keys padded to a multiple of 64 with zeros; with
+ *    `transposedValues`, `attn_i8_quant_kv_tv` stores each block's values as `Dvp` rows of its
+ *    64 keys instead).
  * 4. `attn_i8_quant_q` (one per `64 / (Dp / 4)` rows): per-row scales (times `scale * log2 e`),
  *    int8 rows, and the row's score shift `scale q . mu_k` from the key smoothing (for the
  *    log-sum-exp).
@@ -248,7 +250,11 @@ function packQuads(values: readonly string[], inverse: readonly string[]): strin
  * invocations walk the block's packed words in order (word `w` of key `j` is item `j * Dp / 4 +
  * w`), so neighbouring invocations read neighbouring floats and write neighbouring words.
  */
-function quantKvKernel(l: Int8Layout, target: KernelTarget): KernelPlan["kernels"][number] {
+function quantKvKernel(
+  l: Int8Layout,
+  target: KernelTarget,
+  transposedValues: boolean,
+): KernelPlan["kernels"][number] {
   const grid = linearGrid(l.bh * l.nkb, target.maxWorkgroupsPerDimension);
   const kWords = l.dp / 4, vWords = l.dvp / 4;
   // Channels past D (or Dv) quantize to zero; their index is clamped so that no load leaves the
@@ -260,6 +266,31 @@ function quantKvKernel(l: Int8Layout, target: KernelTarget): KernelPlan["kernels
       l.dp + l.dvp
     }u + ${c}], valid && ${c} < ${l.dv}u)`;
   const vInv = (c: string) => `vInverse(stat[sb + ${l.dp}u + ${c}])`;
+  const valueLoop = `for (var i = lid; i < ${bc * vWords}u; i += 64u) {
+    let key = t * ${bc}u + i / ${vWords}u;
+    let c = 4u * (i % ${vWords}u);
+    let valid = key < ${l.sk}u;
+    let vRow = select(0u, (bh * ${l.sk}u + key) * ${l.dv}u, valid);
+    v8[(bh * ${l.nkb * bc}u + key) * ${vWords}u + i % ${vWords}u] = ${
+    packQuads(range(4).map((u) => vVal(`(c + ${u}u)`)), range(4).map((u) => vInv(`(c + ${u}u)`)))
+  };
+  }`;
+  // Transposed (V^T per block: channel c's keys 4j .. 4j + 3 in word c * 16 + j): neighbouring
+  // invocations take neighbouring channels of the same four keys, so the float reads stay
+  // contiguous; each word packs one channel of four keys.
+  const vValAt = (u: number) =>
+    `select(0.0f, v[select(0u, (bh * ${l.sk}u + key0 + ${u}u) * ${l.dv}u, key0 + ${u}u < ${l.sk}u) + min(c, ${
+      l.dv - 1
+    }u)] - stat[sb + ${l.dp + l.dvp}u + c], key0 + ${u}u < ${l.sk}u && c < ${l.dv}u)`;
+  const transposedValueLoop = `for (var i = lid; i < ${bc * vWords}u; i += 64u) {
+    let c = i % ${l.dvp}u;
+    let quad = i / ${l.dvp}u;
+    let key0 = t * ${bc}u + 4u * quad;
+    let inv = vInverse(stat[sb + ${l.dp}u + c]);
+    v8[(bh * ${l.nkb}u + t) * ${bc * vWords}u + c * ${bc / 4}u + quad] = ${
+    packQuads(range(4).map(vValAt), ["inv", "inv", "inv", "inv"])
+  };
+  }`;
   const code = `${
     declare([
       { name: "k", type: "f32" },
@@ -309,19 +340,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     packQuads(range(4).map((u) => kVal(`(c + ${u}u)`)), ["inv", "inv", "inv", "inv"])
   };
   }
-  for (var i = lid; i < ${bc * vWords}u; i += 64u) {
-    let key = t * ${bc}u + i / ${vWords}u;
-    let c = 4u * (i % ${vWords}u);
-    let valid = key < ${l.sk}u;
-    let vRow = select(0u, (bh * ${l.sk}u + key) * ${l.dv}u, valid);
-    v8[(bh * ${l.nkb * bc}u + key) * ${vWords}u + i % ${vWords}u] = ${
-    packQuads(range(4).map((u) => vVal(`(c + ${u}u)`)), range(4).map((u) => vInv(`(c + ${u}u)`)))
-  };
-  }
+  ${transposedValues ? transposedValueLoop : valueLoop}
 }
 `;
   return {
-    name: "attn_i8_quant_kv",
+    name: transposedValues ? "attn_i8_quant_kv_tv" : "attn_i8_quant_kv",
     code,
     bindings: [
       read("in1"),
@@ -427,7 +450,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 }
 
 /**
- * The quantization kernels, in order (none of the key kernels when `Sk = 0`), for a layout.
+ * The quantization kernels, in order (none of the key kernels when `Sk = 0`), for a layout;
+ * `transposedValues` stores each key block's int8 values channel by channel (`V^T`, see
+ * `Int8AttentionOptions.transposedValues`).
  *
  * @example
  * ```ts ignore
@@ -440,10 +465,15 @@ export function int8QuantizationKernels(
   l: Int8Layout,
   spec: AttentionSpec,
   target: KernelTarget,
+  transposedValues = false,
 ): KernelPlan["kernels"] {
   return [
     ...(l.nkb > 0
-      ? [statsKernel(l, target), finalizeKernel(l, target), quantKvKernel(l, target)]
+      ? [
+        statsKernel(l, target),
+        finalizeKernel(l, target),
+        quantKvKernel(l, target, transposedValues),
+      ]
       : []),
     quantQKernel(l, spec, target),
   ];

@@ -65,6 +65,8 @@ interface Case {
   alignedRows?: boolean;
   /** 32 rows per subgroup, one lane per row (default false). */
   wideRows?: boolean;
+  /** Values stored V^T per key block, loaded column-major (default false). */
+  transposedValues?: boolean;
   seed: number;
 }
 
@@ -82,6 +84,7 @@ function casePlan(c: Case, mode: Int8MatrixMode) {
     wideRows: c.wideRows ?? false,
     alignedRows: c.alignedRows ?? false,
     padKeyValueRows: c.padKeyValueRows ?? false,
+    transposedValues: c.transposedValues ?? false,
     ...(c.subgroups === undefined ? {} : { subgroups: c.subgroups }),
   });
 }
@@ -266,6 +269,35 @@ const examples: Case[] = [
     wideRows: true,
     seed: 10,
   }),
+  // Transposed values: prefetched into padded rows (80 bytes per channel of 64 keys) with a
+  // padded Dv (Dvp = 48), causal and ragged; then read straight from storage, wide rows.
+  int8Case({
+    heads: 2,
+    seqQ: 50,
+    seqK: 100,
+    headDim: 32,
+    headDimV: 40,
+    causal: true,
+    subgroups: 2,
+    prefetch: true,
+    recomputeScores: true,
+    fastConvert: true,
+    conflictFree: true,
+    alignedRows: true,
+    padKeyValueRows: true,
+    transposedValues: true,
+    seed: 11,
+  }),
+  int8Case({
+    seqQ: 40,
+    seqK: 70,
+    headDimV: 24,
+    subgroups: 1,
+    conflictFree: true,
+    wideRows: true,
+    transposedValues: true,
+    seed: 12,
+  }),
 ];
 
 // Wide values leave the workgroup shape to the plan, and separate products take at most two
@@ -289,6 +321,7 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
   alignedRows: fc.boolean(),
   padKeyValueRows: fc.boolean(),
   wideRows: fc.boolean(),
+  transposedValues: fc.boolean(),
   seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
 }).map((c) =>
   // Prefetch replaces staged keys and needs the shared product tile; padding needs prefetch.
@@ -419,6 +452,7 @@ Deno.test({
                 integerMax: separate,
                 alignedRows: subgroups === 2,
                 padKeyValueRows: prefetch && subgroups === 2,
+                transposedValues: subgroups === 8 || wideRows,
                 fastConvert: prefetch || stageKeys,
                 // (Eight subgroups with prefetched blocks fill 48 KB without the padding.)
                 conflictFree: subgroups !== 8,
