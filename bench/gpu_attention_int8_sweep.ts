@@ -161,6 +161,15 @@ for (const config of configs) {
   }
 }
 for (const buffer of inputs.values()) buffer.destroy();
+// The full (not ablated) configurations, fastest first: the device log shows only its tail.
+const ranked = results
+  .filter((r) => typeof r["ms"] === "number" && !("ablated" in r))
+  .sort((a, b) => (a["ms"] as number) - (b["ms"] as number));
+console.log(
+  `[gpu_attention_int8_sweep] fastest first: ${
+    ranked.map((r) => `${r["config"]} ${(r["ms"] as number).toFixed(1)}`).join(", ")
+  }`,
+);
 console.error(
   `[gpu_attention_int8_sweep] ${configs.length} configurations in ${
     ((performance.now() - sweepStart) / 1000).toFixed(1)

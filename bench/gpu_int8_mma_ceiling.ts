@@ -120,6 +120,16 @@ if (import.meta.main) {
       console.log(JSON.stringify(row));
     }
   }
+  // One line with every configuration's rate: the device log shows only its tail.
+  console.log(
+    `[gpu_int8_mma_ceiling] TOP/s: ${
+      results.map((r) =>
+        `${String(r["config"]).replace("int8_ceiling_", "")} ${
+          typeof r["tops"] === "number" ? r["tops"].toFixed(1) : "error"
+        }`
+      ).join(", ")
+    }`,
+  );
   await Deno.mkdir("out/bench", { recursive: true });
   await Deno.writeTextFile(
     "out/bench/gpu_int8_mma_ceiling.json",
