@@ -3,7 +3,8 @@
  * `<subgroups>sg` then any of `_sep` (separate product tile), `_stk` (staged keys), `_pf`
  * (prefetched key and value blocks), `_pkv` (with `_pf`: key and value rows padded in workgroup
  * memory), `_rc` (recomputed scores), `_im` (with `_rc`: the first pass's maximum over int32
- * scores), `_fc` (float-add conversions), `_cf` (conflict-free workgroup layout), `_al` (with
+ * scores), `_ls` (with `_rc`: unmasked constant-offset softmax passes in full blocks), `_fc`
+ * (float-add conversions), `_cf` (conflict-free workgroup layout), `_al` (with
  * `_cf`: 16-byte aligned rows), `_tv` (values stored transposed, their tiles loaded
  * column-major), `_w` (32 rows per subgroup, one lane each), and for timing only
  * `_x<part>` (`_xscores`, `_xsoftmax`, `_xvalues`, `_xfold`: that part of each key block's work
@@ -26,8 +27,9 @@ import type {
 } from "../kernels/webgpu/templates/attention_int8.ts";
 
 /**
- * The configurations the sweep times when `--configs` is not given: the native default first,
- * then the options not yet measured on a GPU, then the default with parts ablated.
+ * The configurations the sweep times when `--configs` is not given, most wanted first (in case
+ * the device step's timeout cuts the list): the native default, the newest options, the default
+ * with parts ablated, then the older options not yet measured on a GPU.
  *
  * @example
  * ```ts
@@ -37,31 +39,36 @@ import type {
  */
 export const int8SweepDefaults: readonly string[] = [
   "4sg_pf_cf_rc_fc",
-  // Values stored V^T: every right tile loads column-major (see transposedValues).
+  // Values stored V^T (every right tile loads column-major) and the lean softmax passes.
   "4sg_pf_cf_rc_fc_tv",
+  "4sg_pf_cf_rc_ls_fc",
+  "4sg_pf_cf_rc_im_ls_fc_tv",
+  "4sg_cf_rc_im_ls_fc_tv",
   "4sg_cf_rc_fc_tv",
   "2sg_w_pf_cf_rc_fc_tv",
   "4sg_pf_pkv_cf_al_rc_im_fc_tv",
+  // Where the default's time goes.
+  "4sg_pf_cf_rc_fc_xsoftmax",
+  "4sg_pf_cf_rc_fc_xfold",
+  "4sg_pf_cf_rc_fc_xvalues",
+  "4sg_pf_cf_rc_fc_xscores_xsoftmax",
+  // Session 6's options, not yet timed on a GPU.
   "4sg_pf_cf_rc_im_fc",
   "4sg_pf_cf_al_rc_fc",
   "4sg_pf_cf_al_rc_im_fc",
   "4sg_pf_pkv_cf_rc_fc",
   "4sg_pf_pkv_cf_al_rc_im_fc",
   "1sg_cf_al_rc_fc",
+  "1sg_cf_rc_fc",
   "2sg_w_pf_cf_rc_fc",
   "1sg_w_pf_cf_rc_fc",
   "2sg_w_cf_rc_fc",
   "4sg_w_cf_rc_fc",
   "2sg_w_pf_pkv_cf_al_rc_im_fc",
   "4sg_cf_rc_fc",
-  // Where the default's time goes.
-  "4sg_pf_cf_rc_fc_xsoftmax",
-  "4sg_pf_cf_rc_fc_xfold",
-  "4sg_pf_cf_rc_fc_xvalues",
-  "4sg_pf_cf_rc_fc_xscores_xsoftmax",
 ];
 
-const flags = ["sep", "stk", "pf", "pkv", "rc", "im", "fc", "cf", "al", "tv", "w"] as const;
+const flags = ["sep", "stk", "pf", "pkv", "rc", "im", "ls", "fc", "cf", "al", "tv", "w"] as const;
 const parts: readonly Int8AblatedPart[] = ["scores", "softmax", "values", "fold"];
 
 /**
@@ -104,6 +111,7 @@ export function int8SweepOptions(config: string): Int8AttentionOptions {
     conflictFree: has("cf"),
     alignedRows: has("al"),
     transposedValues: has("tv"),
+    leanSoftmax: has("ls"),
     wideRows: has("w"),
     ablate,
   };

@@ -14,8 +14,8 @@
 # targets, stress; the default is `int8 ceiling sweep targets`; on an H100 `int8 sweep targets`
 # took 228 s with 9 configurations in the sweep, about 17 s each, probably mostly creating and
 # uploading 2 GB of buffers again per configuration (2.3-2.6 s at an eighth of the size on
-# lavapipe); the sweep now uploads the inputs once, so its 21 configurations should fit its 300 s;
-# the `_tv` ones come right after the default, in case they do not).
+# lavapipe); the sweep now uploads the inputs once, so its 25 configurations should fit its 300 s;
+# the newest options and the ablations come right after the default, in case they do not).
 set -u
 out="${OUT:-out/device}"
 mkdir -p "$out" out/bench

@@ -11,7 +11,7 @@ import { int8AttentionPlan } from "../../kernels/webgpu/templates/attention_int8
 import { int8SweepDefaults, int8SweepOptions } from "../../bench/int8_sweep_configs.ts";
 
 Deno.test("int8SweepOptions turns a configuration name into the options it names", () => {
-  assertEquals(int8SweepOptions("2sg_w_pf_pkv_cf_al_rc_im_fc_tv"), {
+  assertEquals(int8SweepOptions("2sg_w_pf_pkv_cf_al_rc_im_ls_fc_tv"), {
     subgroups: 2,
     separateProducts: false,
     stageKeys: false,
@@ -23,6 +23,7 @@ Deno.test("int8SweepOptions turns a configuration name into the options it names
     conflictFree: true,
     alignedRows: true,
     transposedValues: true,
+    leanSoftmax: true,
     wideRows: true,
     ablate: [],
   });

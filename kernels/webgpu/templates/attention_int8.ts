@@ -61,6 +61,7 @@ export type {
   Int8AttentionOptions,
   Int8MatrixMode,
 } from "./attention_int8_options.ts";
+import { leanSoftmaxPasses } from "./attention_int8_softmax.ts";
 import {
   declare,
   type Int8Layout,
@@ -331,6 +332,55 @@ function mainKernel(
       ? `${name}[${w}]`
       : `${name}[((${w}) / ${packed}u) * ${row}u + (${w}) % ${packed}u]`;
   };
+  // The general passes over a block's scores (recomputed), with key masks: the first assigns
+  // the lane's block maximum to `own` (declaring it, or into the lean form's `var own`).
+  const maskedPassOne = (declareOwn: boolean) =>
+    shape.integerMax
+      ? `// The block maximum over int32 scores (masked keys below every score), scaled once.
+    var ownInt = ${maskedInt};
+    ${
+        aligned
+          ? `for (var w = 0u; w < ${kpl / 4}u; w++) {
+      let j = 4u * w;
+      ownInt = max(ownInt, ${
+            wordMax((i) =>
+              `select(${maskedInt}, sS[sRow + ${keyAt("j", i)}], k0 + ${keyAt("j", i)} < limit)`
+            )
+          });
+    }`
+          : `for (var j = 0u; j < ${kpl}u; j++) {
+      ownInt = max(ownInt, select(${maskedInt}, sS[sRow + ${at("j")}], k0 + ${at("j")} < limit));
+    }`
+      }
+    ${declareOwn ? "let own" : "own"} = select(${neg}, ${
+        toFloat("ownInt")
+      } * scale, ownInt != ${maskedInt});`
+      : `${declareOwn ? `var own = ${neg};\n    ` : ""}${
+        aligned
+          ? `for (var w = 0u; w < ${kpl / 4}u; w++) {
+      let j = 4u * w;
+      own = max(own, ${wordMax((i) => scoreAt(keyAt("j", i)))});
+    }`
+          : `for (var j = 0u; j < ${kpl}u; j++) { own = max(own, ${score("j")}); }`
+      }`;
+  const maskedPassTwo = `for (var w = 0u; w < ${kpl / 4}u; w++) {
+      let j = 4u * w;
+      let pw = vec4<i32>(${
+    range(4).map((i) => probability(scoreAt(keyAt("j", i)))).join(",\n        ")
+  });
+      ${pWord("w")} = bitcast<i32>(pack4xI8(pw));
+      pSum += pw.x + pw.y + pw.z + pw.w;
+    }`;
+  // Lean passes for blocks with no masked key (see Int8AttentionOptions.leanSoftmax).
+  const lean = shape.leanSoftmax
+    ? leanSoftmaxPasses({
+      keys: kpl,
+      rotation: rotate ? (aligned ? 4 : 16) : 0,
+      integerMax: shape.integerMax,
+      toFloat,
+      toInt,
+    })
+    : null;
   const maxTree = (names: string[]): string =>
     names.length === 1
       ? names[0]!
@@ -463,35 +513,19 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     let sRow = sBase + r * ${sw}u + half * ${kpl}u;
     let k0 = kt + half * ${kpl}u;
     ${
-        recompute
-          ? shape.integerMax
-            ? `// The block maximum over int32 scores (masked keys below every score), scaled once.
-    var ownInt = ${maskedInt};
-    ${
-              aligned
-                ? `for (var w = 0u; w < ${kpl / 4}u; w++) {
-      let j = 4u * w;
-      ownInt = max(ownInt, ${
-                  wordMax((i) =>
-                    `select(${maskedInt}, sS[sRow + ${keyAt("j", i)}], k0 + ${
-                      keyAt("j", i)
-                    } < limit)`
-                  )
-                });
+        lean
+          ? `// Every key of the lane's half within its row's limit: the lean passes, no masks.
+    let full = k0 + ${kpl}u <= limit;
+    let pRow = pBase + r * ${pStride}u + half * ${kpl / 4}u;
+    ${lean.bases}
+    var own = ${neg};
+    if (full) {
+      own = ${lean.passOne};
+    } else {
+      ${maskedPassOne(false)}
     }`
-                : `for (var j = 0u; j < ${kpl}u; j++) {
-      ownInt = max(ownInt, select(${maskedInt}, sS[sRow + ${at("j")}], k0 + ${at("j")} < limit));
-    }`
-            }
-    let own = select(${neg}, ${toFloat("ownInt")} * scale, ownInt != ${maskedInt});`
-            : aligned
-            ? `var own = ${neg};
-    for (var w = 0u; w < ${kpl / 4}u; w++) {
-      let j = 4u * w;
-      own = max(own, ${wordMax((i) => scoreAt(keyAt("j", i)))});
-    }`
-            : `var own = ${neg};
-    for (var j = 0u; j < ${kpl}u; j++) { own = max(own, ${score("j")}); }`
+          : recompute
+          ? maskedPassOne(true)
           : `${
             xs.map((j) =>
               `let x${j} = ${aligned ? scoreAt(keyAt(`${4 * (j >> 2)}u`, j & 3)) : score(`${j}u`)};`
@@ -507,14 +541,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
         recompute
           ? `// The scores again, from workgroup memory: four probabilities per packed word.
     var pSum = 0i;
-    for (var w = 0u; w < ${kpl / 4}u; w++) {
-      let j = 4u * w;
-      let pw = vec4<i32>(${
-            range(4).map((i) => probability(scoreAt(keyAt("j", i)))).join(",\n        ")
-          });
-      ${pWord("w")} = bitcast<i32>(pack4xI8(pw));
-      pSum += pw.x + pw.y + pw.z + pw.w;
+    ${
+            lean
+              ? `if (full) {
+      ${lean.passTwo}
+    } else {
+      ${maskedPassTwo}
     }`
+              : maskedPassTwo
+          }`
           : `${xs.map((j) => `let p${j} = ${probability(`x${j}`)};`).join("\n    ")}
     ${
             range(kpl / 4).map((w) =>
@@ -589,7 +624,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
       fastConvert ? "_fc" : ""
     }${conflictFree ? "_cf" : ""}${conflictFree && shape.alignedRows ? "_al" : ""}${
       shape.padKeyValueRows ? "_pkv" : ""
-    }${tv ? "_tv" : ""}${shape.ablate.map((part) => `_x${part}`).join("")}`,
+    }${tv ? "_tv" : ""}${lean ? "_ls" : ""}${shape.ablate.map((part) => `_x${part}`).join("")}`,
     code,
     bindings: [
       read("i8_q"),
@@ -650,6 +685,7 @@ export function int8AttentionPlan(
     // lavapipe (B = 1, H = 4, S = 1024, D = 64, quantization included). Native: off until a GPU
     // sweep times it (the `_tv` configurations).
     transposedValues: options.transposedValues ?? mode === "emulated",
+    leanSoftmax: options.leanSoftmax ?? false,
     wide: options.wideRows ?? false,
     padProbabilities: native && !wordUnits,
     ablate: options.ablate ?? [],
@@ -667,6 +703,13 @@ export function int8AttentionPlan(
     throw new Error(
       `int8 attention: padKeyValueRows pads the prefetched key and value blocks and needs ` +
         `prefetch; got prefetch ${options.prefetch ?? `off by default`} in the ${mode} mode`,
+    );
+  }
+  if (shape.leanSoftmax && !shape.recompute) {
+    throw new Error(
+      `int8 attention: leanSoftmax rewrites the passes over recomputed scores and needs ` +
+        `recomputeScores; got recomputeScores ${options.recomputeScores ?? `off by default`} in ` +
+        `the ${mode} mode`,
     );
   }
   if (options.prefetch && (shape.separate || options.stageKeys)) {

@@ -27,7 +27,7 @@ const bc = int8KeyBlock;
  * int8SharedBytes({ batch: 1, heads: 1, seqQ: 64, seqK: 64, headDim: 64, headDimV: 64,
  *   scale: 0.125, causal: false, dtype: "f32" }, 4, { separate: false, stageKeys: false,
  *   prefetch: true, recompute: true, integerMax: false, fastConvert: true, conflictFree: true,
- *   alignedRows: false, padKeyValueRows: false, transposedValues: false, wide: false, padProbabilities: false,
+ *   alignedRows: false, padKeyValueRows: false, transposedValues: false, leanSoftmax: false, wide: false, padProbabilities: false,
  *   ablate: [] }); // 29184
  * ```
  */
@@ -56,7 +56,7 @@ export function int8SharedBytes(
  * import { int8BlockRows } from "./attention_int8_layout.ts";
  * int8BlockRows(64, 48, { separate: false, stageKeys: false,
  *   prefetch: true, recompute: true, integerMax: false, fastConvert: true, conflictFree: true,
- *   alignedRows: false, padKeyValueRows: true, transposedValues: false, wide: false,
+ *   alignedRows: false, padKeyValueRows: true, transposedValues: false, leanSoftmax: false, wide: false,
  *   padProbabilities: false, ablate: [] });
  * // { kRow: 80, vRow: 48 }: 48 bytes is already an odd number of 16-byte pieces
  * ```
@@ -88,7 +88,7 @@ export function int8BlockRows(
  * import { int8TileStrides } from "./attention_int8_layout.ts";
  * int8TileStrides(64, 4, { separate: false, stageKeys: false,
  *   prefetch: true, recompute: true, integerMax: false, fastConvert: true, conflictFree: true,
- *   alignedRows: false, padKeyValueRows: false, transposedValues: false, wide: false,
+ *   alignedRows: false, padKeyValueRows: false, transposedValues: false, leanSoftmax: false, wide: false,
  *   padProbabilities: false, ablate: [] });
  * // { sw: 65, ow: 65, pStride: 17, pWords: 1088 }
  * ```
@@ -122,7 +122,7 @@ export function int8TileStrides(
  * import type { Int8KernelShape } from "./attention_int8_layout.ts";
  * const plain: Int8KernelShape = { separate: false, stageKeys: false, prefetch: false,
  *   recompute: false, integerMax: false, fastConvert: false, conflictFree: false,
- *   alignedRows: false, padKeyValueRows: false, transposedValues: false, wide: false,
+ *   alignedRows: false, padKeyValueRows: false, transposedValues: false, leanSoftmax: false, wide: false,
  *   padProbabilities: false, ablate: [] };
  * ```
  */
@@ -141,6 +141,8 @@ export interface Int8KernelShape {
   readonly padKeyValueRows: boolean;
   /** Values stored `V^T` per key block (see Int8AttentionOptions.transposedValues). */
   readonly transposedValues: boolean;
+  /** Unmasked, constant-offset softmax passes in full blocks (Int8AttentionOptions.leanSoftmax). */
+  readonly leanSoftmax: boolean;
   /** 32 rows per subgroup, one lane each (see Int8AttentionOptions.wideRows). */
   readonly wide: boolean;
   /** Native loads counting int8 elements: the probabilities are padded for Dawn's validator. */

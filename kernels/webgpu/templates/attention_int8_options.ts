@@ -129,6 +129,15 @@ export interface Int8AttentionOptions {
    */
   readonly transposedValues?: boolean;
   /**
+   * With `recomputeScores`: in key blocks where all of a lane's keys lie within its row's limit
+   * (every block but the last, and when causal, the diagonal ones), make the two passes over its
+   * scores without key masks and with every score read at a constant offset from one of two
+   * per-lane bases, instead of masking each score (two selects, a compare, an add) and rotating
+   * its index per access (`attention_int8_softmax.ts`). Same addresses, same float operations on
+   * the unmasked scores, so the same integers. Default false.
+   */
+  readonly leanSoftmax?: boolean;
+  /**
    * Each subgroup owns 32 query rows, one lane per row, instead of 16 rows with two lanes each:
    * every key and value tile loaded feeds two products (one per 16-row tile), the barriers per
    * row halve, and no lane pair exchanges maxima or sums; each lane holds all `Dvp` output

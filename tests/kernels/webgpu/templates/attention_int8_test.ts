@@ -67,6 +67,8 @@ interface Case {
   wideRows?: boolean;
   /** Values stored V^T per key block, loaded column-major (default false). */
   transposedValues?: boolean;
+  /** With recomputed scores, unmasked constant-offset passes in full blocks (default false). */
+  leanSoftmax?: boolean;
   seed: number;
 }
 
@@ -85,6 +87,7 @@ function casePlan(c: Case, mode: Int8MatrixMode) {
     alignedRows: c.alignedRows ?? false,
     padKeyValueRows: c.padKeyValueRows ?? false,
     transposedValues: c.transposedValues ?? false,
+    leanSoftmax: c.leanSoftmax ?? false,
     ...(c.subgroups === undefined ? {} : { subgroups: c.subgroups }),
   });
 }
@@ -286,6 +289,8 @@ const examples: Case[] = [
     alignedRows: true,
     padKeyValueRows: true,
     transposedValues: true,
+    // Lean passes in the full blocks: rows rotated by 4 keys (aligned); diagonal blocks masked.
+    leanSoftmax: true,
     seed: 11,
   }),
   int8Case({
@@ -293,10 +298,26 @@ const examples: Case[] = [
     seqK: 70,
     headDimV: 24,
     subgroups: 1,
+    recomputeScores: true,
+    integerMax: true,
+    leanSoftmax: true,
     conflictFree: true,
     wideRows: true,
     transposedValues: true,
     seed: 12,
+  }),
+  // Lean passes with halves rotated by 16 keys (odd strides), the float maximum, non-causal with
+  // three full blocks and a ragged one.
+  int8Case({
+    seqQ: 36,
+    seqK: 200,
+    subgroups: 2,
+    prefetch: true,
+    recomputeScores: true,
+    fastConvert: true,
+    conflictFree: true,
+    leanSoftmax: true,
+    seed: 13,
   }),
 ];
 
@@ -322,8 +343,12 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
   padKeyValueRows: fc.boolean(),
   wideRows: fc.boolean(),
   transposedValues: fc.boolean(),
+  leanSoftmax: fc.boolean(),
   seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
 }).map((c) =>
+  // The lean passes rewrite the recomputed ones.
+  c.recomputeScores ? c : { ...c, leanSoftmax: false }
+).map((c) =>
   // Prefetch replaces staged keys and needs the shared product tile; padding needs prefetch.
   c.prefetch ? { ...c, separate: false, stageKeys: false } : { ...c, padKeyValueRows: false }
 ).map((c) =>
@@ -453,6 +478,7 @@ Deno.test({
                 alignedRows: subgroups === 2,
                 padKeyValueRows: prefetch && subgroups === 2,
                 transposedValues: subgroups === 8 || wideRows,
+                leanSoftmax: prefetch || separate,
                 fastConvert: prefetch || stageKeys,
                 // (Eight subgroups with prefetched blocks fill 48 KB without the padding.)
                 conflictFree: subgroups !== 8,
@@ -534,6 +560,12 @@ Deno.test({
       Error,
       "padKeyValueRows pads the prefetched key and value blocks and needs prefetch; got prefetch " +
         "false",
+    );
+    assertThrows(
+      () => int8AttentionPlan(spec, target, { mode: "mimic", leanSoftmax: true }),
+      Error,
+      "leanSoftmax rewrites the passes over recomputed scores and needs recomputeScores; got " +
+        "recomputeScores off by default in the mimic mode",
     );
     assertThrows(
       () => int8AttentionPlan(spec, { ...target, subgroups: false }),
