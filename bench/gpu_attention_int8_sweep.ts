@@ -6,7 +6,8 @@
  * prints, per configuration, device time per forward pass (several passes per submit, no
  * readback), the equivalent TFLOP/s (`4 B H S^2 D`), the time of the four quantization kernels
  * alone, and the relative L2 error of two output rows against float64 softmax attention (not for
- * the timing-only ablations). Products run on int8 subgroup matrices where the adapter has them
+ * the timing-only ablations). With more than two configurations the first is timed again at the
+ * end (`_again`), to show the drift. Products run on int8 subgroup matrices where the adapter has them
  * (`native`), emulated otherwise. The inputs are uploaded once for all configurations.
  *
  * Usage: `deno run -A bench/gpu_attention_int8_sweep.ts [--s 17776] [--reps 5]` (on a software
@@ -104,9 +105,15 @@ const configs = flag("configs", int8SweepDefaults.join(",")).split(",");
 const prepMsOf = new Map<string, number>();
 const inputs = uploadInputs(gpu, [Q, K, V]);
 const sweepStart = performance.now();
-for (const config of configs) {
+// The first configuration is timed again at the end (`_again`): the difference says how far the
+// GPU drifted during the sweep (clocks, temperature), so that small differences are read as such.
+const runs = [
+  ...configs.map((config) => ({ config, again: false })),
+  ...(configs.length > 2 ? [{ config: configs[0]!, again: true }] : []),
+];
+for (const { config, again } of runs) {
   const configStart = performance.now();
-  const name = `${mode}_${config}`;
+  const name = `${mode}_${config}${again ? "_again" : ""}`;
   try {
     const options = int8SweepOptions(config);
     const ablate = options.ablate ?? [];
@@ -171,7 +178,7 @@ console.log(
   }`,
 );
 console.error(
-  `[gpu_attention_int8_sweep] ${configs.length} configurations in ${
+  `[gpu_attention_int8_sweep] ${runs.length} runs in ${
     ((performance.now() - sweepStart) / 1000).toFixed(1)
   } s after the upload`,
 );
