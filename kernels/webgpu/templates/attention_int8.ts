@@ -19,8 +19,10 @@
  * `subgroupShuffleXor` joins the pair) and store them packed; `P8 V8` (16 x Dvp, int32) to
  * workgroup memory; the lanes fold it into float32 accumulators with the online-softmax factors.
  * Options (`Int8AttentionOptions`) change where the key and value tiles are read from, how the
- * workgroup tiles are laid out and how many rows a subgroup owns; on an H100 (B = 2, H = 48,
- * S = 17,776, D = 64) they took the kernel from 264 ms to 205 ms (the native default).
+ * values are stored (`transposedValues`), how the workgroup tiles are laid out, how the softmax
+ * passes address the scores (`leanSoftmax`, `attention_int8_softmax.ts`) and how many rows a
+ * subgroup owns; on an H100 (B = 2, H = 48, S = 17,776, D = 64) they took the kernel from 264 ms
+ * to 205 ms (the native default).
  *
  * The integer products come in three forms that store the same int32 tiles:
  * - `native`: `subgroupMatrixMultiplyAccumulate` on `subgroup_matrix_left<i8, 32, 16>` (Q or P,
