@@ -313,8 +313,6 @@ function mainKernel(
   // Prefetch: each invocation moves these words of the next key and value blocks.
   const lanes = 32 * subgroups;
   const kWords = fetched ? (bc * dp4) / lanes : 0, vWords = fetched ? (bc * dvp4) / lanes : 0;
-  // Packed words per row of a stored value block: a key's Dvp channels, or (V^T) a channel's
-  // 64 keys.
   const fetchBlock = (block: string, into: (kind: "k" | "v", i: number, value: string) => string) =>
     [
       ...range(kWords).map((i) =>
@@ -325,6 +323,7 @@ function mainKernel(
       ),
     ].join("\n    ");
   // Word li + i * lanes of the packed block, at its (possibly padded) row in workgroup memory.
+  // A value block's rows are a key's Dvp channels, or (V^T) a channel's 64 keys.
   const tileOf = (kind: "k" | "v", i: number) => {
     const [name, packed, row] = kind === "k"
       ? ["sK", dp4, kRow / 4]
