@@ -226,27 +226,19 @@ function mainKernel(
         products(
           "p",
           bc / 32,
-          (kk) =>
-            tv
-              // Columns 16n .. of keys 32kk .. from V^T: column-major, like the key tiles.
-              ? ops.load(
-                "right",
-                "col_major",
-                fetched ? "sV" : "v8",
-                fetched
-                  ? `${16 * n * vRow + 32 * kk}u`
-                  : `(bh * ${skp}u + kt) * ${l.dvp}u + ${16 * n * bc + 32 * kk}u`,
-                fetched ? vRow : bc,
-              )
-              : ops.load(
-                "right",
-                "row_major",
-                fetched ? "sV" : "v8",
-                fetched
-                  ? `${32 * kk * vRow + 16 * n}u`
-                  : `(bh * ${skp}u + kt + ${32 * kk}u) * ${l.dvp}u + ${16 * n}u`,
-                fetched ? vRow : l.dvp,
-              ),
+          (kk) => {
+            // Keys 32kk .. by columns 16n ..: rows of keys (row-major), or from V^T rows of
+            // channels (column-major, like the key tiles).
+            const row = fetched ? vRow : tv ? bc : l.dvp;
+            const inBlock = tv ? 16 * n * row + 32 * kk : 32 * kk * row + 16 * n;
+            return ops.load(
+              "right",
+              tv ? "col_major" : "row_major",
+              fetched ? "sV" : "v8",
+              fetched ? `${inBlock}u` : `(bh * ${skp}u + kt) * ${l.dvp}u + ${inBlock}u`,
+              row,
+            );
+          },
           (rt) => ops.store(oName, `oBase + ${16 * rt * ow + 16 * n}u`, `acc${rt}`, ow),
         )
       ),
