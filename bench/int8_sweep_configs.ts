@@ -17,6 +17,19 @@
  * 8sg_stk 233, 8sg_cf_fc 242, 8sg_cf 245, 4sg_pf_cf_fc 247, 4sg_pf_cf 251, 2sg_cf 254, 2sg_pf_cf
  * 257, 1sg_cf 291, 4sg_stk_cf 295; third: 4sg_pf_cf_rc_fc 205, 4sg_cf_rc 208, 4sg_pf_cf_rc 214,
  * 8sg_pf 215, 2sg_pf_cf_rc 218, 8sg_pf_rc 231, 8sg_stk_rc 242 (every relative L2 1.02e-2).
+ * Session 8 (H100): 4sg_pf_pkv_cf_al_rc_im_fc_tv 100.6, 4sg_pf_cf_rc_im_ls_fc_tv 116.8,
+ * 4sg_pf_pkv_cf_al_rc_im_fc 126.4, 4sg_pf_cf_rc_fc_tv 149.6, 4sg_pf_cf_al_rc_im_fc 161.5,
+ * 4sg_pf_pkv_cf_rc_fc 164.2, 1sg_cf_al_rc_fc 174.3, 4sg_pf_cf_al_rc_fc 178.8, 4sg_pf_cf_rc_im_fc
+ * 185.6, 4sg_pf_cf_rc_fc 201.5 (201.6 again at the end), 4sg_cf_rc_im_ls_fc_tv 202.2,
+ * 4sg_cf_rc_fc 204.6, 1sg_cf_rc_fc 209.5, 1sg_w_pf_cf_rc_fc 213.1, 4sg_cf_rc_fc_tv 214.7,
+ * 2sg_w_cf_rc_fc 222.3, 4sg_w_cf_rc_fc 224.0, 4sg_pf_cf_rc_ls_fc 224.1, 2sg_w_pf_pkv_cf_al_rc_im_fc
+ * 268.1, 2sg_w_pf_cf_rc_fc_tv 298.4, 2sg_w_pf_cf_rc_fc 332.0; ablations of 4sg_pf_cf_rc_fc:
+ * _xsoftmax 124.5, _xfold 188.0, _xvalues 105.0, _xscores_xsoftmax 94.5. Second run:
+ * 4sg_pf_pkv_cf_al_rc_im_ls_fc_tv 90.5 (now the native default), 4sg_pf_pkv_cf_al_rc_im_fc_tv
+ * 100.6 (100.8 again), 4sg_pf_pkv_cf_rc_im_ls_fc_tv 101.8, 2sg_pf_pkv_cf_al_rc_im_fc_tv 104.6,
+ * 4sg_pf_cf_al_rc_im_fc_tv 111.1, 4sg_pf_pkv_cf_al_rc_fc_tv 116.3, 4sg_pf_pkv_cf_rc_fc_tv 133.7;
+ * 4sg_pf_pkv_cf_al_rc_im_fc_tv with _xsoftmax 45.5, _xvalues 77.5; 8 subgroups with padded rows
+ * need 57,344 bytes of workgroup memory (48 KB allowed). Quantization: 1.4 ms (1.7 with `_tv`).
  *
  * @module
  */
@@ -28,44 +41,39 @@ import type {
 
 /**
  * The configurations the sweep times when `--configs` is not given, most wanted first (in case
- * the device step's timeout cuts the list): the native default, the newest options, the default
- * with parts ablated, then the older options not yet measured on a GPU.
+ * the device step's timeout cuts the list): the native default, the default with parts ablated
+ * (the time saved is what the part costs; in session 8 the softmax passes were over half the
+ * kernel), the default with one option off at a time, other workgroup shapes, and session 5's
+ * default for reference.
  *
  * @example
  * ```ts
  * import { int8SweepDefaults } from "./int8_sweep_configs.ts";
- * int8SweepDefaults[0]; // "4sg_pf_cf_rc_fc"
+ * int8SweepDefaults[0]; // "4sg_pf_pkv_cf_al_rc_im_ls_fc_tv"
  * ```
  */
 export const int8SweepDefaults: readonly string[] = [
-  "4sg_pf_cf_rc_fc",
-  // Values stored V^T (every right tile loads column-major) and the lean softmax passes.
-  "4sg_pf_cf_rc_fc_tv",
-  "4sg_pf_cf_rc_ls_fc",
-  "4sg_pf_cf_rc_im_ls_fc_tv",
-  "4sg_cf_rc_im_ls_fc_tv",
-  "4sg_cf_rc_fc_tv",
-  "2sg_w_pf_cf_rc_fc_tv",
-  "4sg_pf_pkv_cf_al_rc_im_fc_tv",
+  "4sg_pf_pkv_cf_al_rc_im_ls_fc_tv",
   // Where the default's time goes.
-  "4sg_pf_cf_rc_fc_xsoftmax",
-  "4sg_pf_cf_rc_fc_xfold",
-  "4sg_pf_cf_rc_fc_xvalues",
-  "4sg_pf_cf_rc_fc_xscores_xsoftmax",
-  // Session 6's options, not yet timed on a GPU.
-  "4sg_pf_cf_rc_im_fc",
-  "4sg_pf_cf_al_rc_fc",
-  "4sg_pf_cf_al_rc_im_fc",
-  "4sg_pf_pkv_cf_rc_fc",
-  "4sg_pf_pkv_cf_al_rc_im_fc",
-  "1sg_cf_al_rc_fc",
-  "1sg_cf_rc_fc",
-  "2sg_w_pf_cf_rc_fc",
-  "1sg_w_pf_cf_rc_fc",
-  "2sg_w_cf_rc_fc",
-  "4sg_w_cf_rc_fc",
-  "2sg_w_pf_pkv_cf_al_rc_im_fc",
-  "4sg_cf_rc_fc",
+  "4sg_pf_pkv_cf_al_rc_im_ls_fc_tv_xsoftmax",
+  "4sg_pf_pkv_cf_al_rc_im_ls_fc_tv_xvalues",
+  "4sg_pf_pkv_cf_al_rc_im_ls_fc_tv_xfold",
+  "4sg_pf_pkv_cf_al_rc_im_ls_fc_tv_xscores_xsoftmax",
+  // One option off at a time.
+  "4sg_pf_pkv_cf_al_rc_im_fc_tv",
+  "4sg_pf_pkv_cf_rc_im_ls_fc_tv",
+  "4sg_pf_cf_al_rc_im_ls_fc_tv",
+  "4sg_pf_pkv_cf_al_rc_ls_fc_tv",
+  "4sg_pf_pkv_cf_al_rc_im_ls_tv",
+  "4sg_pf_pkv_cf_al_rc_im_ls_fc",
+  "4sg_cf_al_rc_im_ls_fc_tv",
+  // Other workgroup shapes with the default's options.
+  "2sg_pf_pkv_cf_al_rc_im_ls_fc_tv",
+  "2sg_w_pf_pkv_cf_al_rc_im_ls_fc_tv",
+  "1sg_w_pf_pkv_cf_al_rc_im_ls_fc_tv",
+  "1sg_cf_al_rc_im_ls_fc_tv",
+  // Session 5's default (201.5 ms in session 8).
+  "4sg_pf_cf_rc_fc",
 ];
 
 const flags = ["sep", "stk", "pf", "pkv", "rc", "im", "ls", "fc", "cf", "al", "tv", "w"] as const;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepared runs on a lent GPU machine (see scripts/device_pack.sh for `.device/`). The default
-# run (about 330 s on an H100) fits one 600-second device command: the int8 subgroup-matrix probe
+# run (273 s on an H100 in session 8) fits one 600-second device command: the int8 subgroup-matrix probe
 # and attention tests first (they decide whether the int8 attention works there at all), then the
 # int8 subgroup-matrix ceiling kernels (what the products allow, about 20 s), the int8 attention
 # sweep and the real-GPU targets. A second run, `tests stress`, takes the WebGPU test directory
@@ -14,8 +14,9 @@
 # targets, stress; the default is `int8 ceiling sweep targets`; on an H100 `int8 sweep targets`
 # took 228 s with 9 configurations in the sweep, about 17 s each, probably mostly creating and
 # uploading 2 GB of buffers again per configuration (2.3-2.6 s at an eighth of the size on
-# lavapipe); the sweep now uploads the inputs once, so its 25 configurations should fit its 300 s;
-# the newest options and the ablations come right after the default, in case they do not).
+# lavapipe); with the inputs uploaded once, session 8's sweep timed 26 configurations in 175 s,
+# 128 s of it after the upload; the ablations come right after the default, in case a list
+# grows past the step's 300 s).
 set -u
 out="${OUT:-out/device}"
 mkdir -p "$out" out/bench

@@ -22,7 +22,8 @@
  * values are stored (`transposedValues`), how the workgroup tiles are laid out, how the softmax
  * passes address the scores (`leanSoftmax`, `attention_int8_softmax.ts`) and how many rows a
  * subgroup owns; on an H100 (B = 2, H = 48, S = 17,776, D = 64) they took the kernel from 264 ms
- * to 205 ms (the native default).
+ * to 90.5 ms (the native default; 112 ms through the backend with quantization, one call per
+ * sync, 96 ms with three calls per sync).
  *
  * The integer products come in three forms that store the same int32 tiles:
  * - `native`: `subgroupMatrixMultiplyAccumulate` on `subgroup_matrix_left<i8, 32, 16>` (Q or P,
@@ -30,8 +31,8 @@
  *   column-major from `V^T` with `transposedValues`) into
  *   `subgroup_matrix_result<i32, 16, 16>`; needs the adapter's 16x16x32 int8 configuration and
  *   32-lane subgroups ({@link int8AttentionNative}).
- * - `emulated`: each lane computes its share of the tile with `dot4I8Packed` (scores) and
- *   unpacked bytes (values). It runs on any adapter with subgroups (lavapipe in the tests), so
+ * - `emulated`: each lane computes its share of the tile with `dot4I8Packed` (scores, and
+ *   values with `transposedValues`, the default) or unpacked bytes (row-major values). It runs on any adapter with subgroups (lavapipe in the tests), so
  *   everything around the products (quantization, masking, softmax, the online update and the
  *   memory layouts the matrices are stored in) is checked against the reference there.
  * - `mimic` (for tests): the `native` kernel's text with each subgroup-matrix builtin replaced
@@ -644,7 +645,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
  * import { int8AttentionPlan } from "./attention_int8.ts";
  * const plan = int8AttentionPlan({ batch: 2, heads: 48, seqQ: 17776, seqK: 17776,
  *   headDim: 64, headDimV: 64, scale: 0.125, causal: false, dtype: "f32" }, target);
- * plan.kernels.map((k) => k.name); // [..., "attn_i8_fwd_native_4sg_pf_rc_fc_cf"] (word units)
+ * plan.kernels.at(-1)!.name; // "attn_i8_fwd_native_4sg_pf_rc_im_fc_cf_al_pkv_tv_ls" (word units)
  * ```
  */
 export function int8AttentionPlan(
@@ -653,10 +654,12 @@ export function int8AttentionPlan(
   options: Int8AttentionOptions = {},
 ): KernelPlan {
   const mode = options.mode ?? (int8AttentionNative(target) ? "native" : "emulated");
-  // Native defaults: the fastest configuration of the H100 sweeps (2026-11-26, B = 2, H = 48,
-  // S = 17,776): 4 subgroups, prefetched blocks, conflict-free layout, recomputed scores and
-  // float-add conversions, 205 ms (214 ms without the conversions; the plain 4-subgroup kernel
-  // took 264 ms). Prefetch needs word units (see below).
+  // Native defaults: the fastest configuration of the H100 sweeps (session 8, B = 2, H = 48,
+  // S = 17,776, D = 64): 4 subgroups, prefetched blocks in padded rows, conflict-free aligned
+  // layout, recomputed scores with an integer maximum and lean softmax passes, float-add
+  // conversions and transposed value tiles, 90.5 ms (100.6 without the lean passes, 126.4 also
+  // with row-major value tiles; session 5's default, without pkv/al/im/tv/ls, 201.5 ms; the plain
+  // 4-subgroup kernel took 264 ms). Prefetch needs word units (see below).
   const native = mode === "native";
   const wordUnits = target.int8MatrixUnits?.offset === 4 && target.int8MatrixUnits.stride === 4;
   const separate = options.separateProducts ?? false;
@@ -668,17 +671,20 @@ export function int8AttentionPlan(
     stageKeys: (options.stageKeys ?? false) && mode !== "emulated",
     prefetch,
     recompute: options.recomputeScores ?? native,
-    integerMax: options.integerMax ?? false,
+    integerMax: options.integerMax ?? native,
     fastConvert: options.fastConvert ?? native,
     conflictFree: options.conflictFree ?? native,
-    alignedRows: options.alignedRows ?? false,
+    alignedRows: options.alignedRows ?? native,
     // Like prefetch, off for the emulated form.
-    padKeyValueRows: (options.padKeyValueRows ?? false) && prefetch,
+    padKeyValueRows: (options.padKeyValueRows ?? native) && prefetch,
     // Emulated: the value product becomes dot4I8Packed over packed keys, 1.4-1.6x faster on
-    // lavapipe (B = 1, H = 4, S = 1024, D = 64, quantization included). Native: off until a GPU
-    // sweep times it (the `_tv` configurations).
-    transposedValues: options.transposedValues ?? mode === "emulated",
-    leanSoftmax: options.leanSoftmax ?? false,
+    // lavapipe (B = 1, H = 4, S = 1024, D = 64, quantization included). Native: column-major
+    // value tiles, like the key tiles; on the H100 126.4 -> 100.6 ms and 201.5 -> 149.6 ms
+    // (session 8 sweep), as sm_90 has no transposing 8-bit matrix load.
+    transposedValues: options.transposedValues ?? true,
+    // Native: unmasked, unrotated passes in full key blocks; on the H100 100.6 -> 90.5 ms
+    // (session 8). Only with recomputed scores, so an explicit recomputeScores: false keeps it off.
+    leanSoftmax: options.leanSoftmax ?? (native && (options.recomputeScores ?? native)),
     wide: options.wideRows ?? false,
     padProbabilities: native && !wordUnits,
     ablate: options.ablate ?? [],

@@ -22,9 +22,11 @@ export type Int8MatrixMode = "native" | "emulated" | "mimic";
  * @example
  * ```ts
  * import type { Int8AttentionOptions } from "./attention_int8_options.ts";
- * // The H100 sweep's best (2026-11-26), spelled out.
- * const best: Int8AttentionOptions = { subgroups: 4, prefetch: true, conflictFree: true,
- *   recomputeScores: true, fastConvert: true };
+ * // The H100 sweep's best (session 8: 90.5 ms at B = 2, H = 48, S = 17,776), the native
+ * // default, spelled out.
+ * const best: Int8AttentionOptions = { subgroups: 4, prefetch: true, padKeyValueRows: true,
+ *   conflictFree: true, alignedRows: true, recomputeScores: true, integerMax: true,
+ *   leanSoftmax: true, fastConvert: true, transposedValues: true };
  * ```
  */
 export interface Int8AttentionOptions {
@@ -70,7 +72,8 @@ export interface Int8AttentionOptions {
    * With `recomputeScores`: take each row's block maximum over the int32 scores and scale only
    * the maximum, instead of converting and scaling every score first (3 fewer operations per
    * score in the first pass). Exact: the score scale is never negative and float32 rounding is
-   * monotone, so `max_j round(s_j * scale) = round((max_j s_j) * scale)`. Default false.
+   * monotone, so `max_j round(s_j * scale) = round((max_j s_j) * scale)`. Default: true in the
+   * native mode.
    */
   readonly integerMax?: boolean;
   /**
@@ -100,8 +103,9 @@ export interface Int8AttentionOptions {
    * assumption: Dawn does not say how the driver lowers subgroup matrices): no bank shared
    * within a quarter subgroup on the lanes' reads, none within a half on the 64-bit stores of
    * result tiles, none on the 32-bit loads of probability tiles, 2-way on the lanes' 32-bit
-   * probability writes (the odd-stride layout: 4-way stores, 2-way probability loads). Default
-   * false.
+   * probability writes (the odd-stride layout: 4-way stores, 2-way probability loads). Default:
+   * true in the native mode (H100, with the other defaults: 133.7 -> 101.8 ms without `_ls`,
+   * session 8).
    */
   readonly alignedRows?: boolean;
   /**
@@ -109,23 +113,26 @@ export interface Int8AttentionOptions {
    * multiple of 16 bytes apart (keys of 64 channels 80 bytes instead of 64), so that the 16-byte
    * pieces of 8 consecutive rows, which one phase of a matrix load gathers, fall in 8 distinct
    * groups of banks instead of 2 (a 4-way conflict). Each subgroup loads 16 key and value tiles
-   * per block from there. Default false.
+   * per block from there. Default: true in the native mode wherever `prefetch` is on.
    */
   readonly padKeyValueRows?: boolean;
   /**
    * Store each key block's int8 values transposed, channel by channel with the block's 64 keys
    * contiguous (`V^T`, `Dvp x 64` per block), and read the value product's right tiles
-   * column-major, like the keys. Why: the int8 matrix product takes its right operand as four
+   * column-major, like the keys. The expected reason: the int8 matrix product takes its right operand as four
    * consecutive `k` (here: keys) per lane and register (NVIDIA's `mma.m16n8k32` fragments), and
    * sm_90 has no transposing matrix load for 8-bit elements (`ldmatrix .trans` moves 16-bit
    * ones), so a row-major value tile (keys in rows, columns contiguous) must be gathered byte by
    * byte, where a column-major one loads as whole words, as the key tiles do (an assumption:
-   * Dawn does not say how the driver lowers subgroup matrices; the ceiling bench's `_rm` rows
-   * time the two layouts side by side). In the emulated form the value product becomes
+   * Dawn does not say how the driver lowers subgroup matrices). In the emulated form the value product becomes
    * `dot4I8Packed` of a probability word and a value word, as the scores are. With `prefetch`,
    * the block lies in workgroup memory as `Dvp` rows of 64 keys (80 bytes apart with
-   * `padKeyValueRows`). Default: true in the emulated mode (1.4-1.6x faster on lavapipe at
-   * B = 1, H = 4, S = 1024, D = 64), false otherwise until a GPU sweep has timed it.
+   * `padKeyValueRows`). Default true: on lavapipe (emulated) 1.4-1.6x faster at B = 1, H = 4,
+   * S = 1024, D = 64; on an H100 (native, B = 2, H = 48, S = 17,776) 126.4 -> 100.6 ms and
+   * 201.5 -> 149.6 ms in two configurations (session 8). The reason remains open: the ceiling bench's `_rm`
+   * rows ran row-major right tiles as fast as column-major ones (848-957 against 859-1012 TOP/s)
+   * in loops of products alone. Leaving the value product and fold out (`_xvalues`) took
+   * session 5's default from 201.5 to 105.0 ms, and the new default from 100.6 to 77.5 ms.
    */
   readonly transposedValues?: boolean;
   /**
@@ -134,7 +141,8 @@ export interface Int8AttentionOptions {
    * scores without key masks and with every score read at a constant offset from one of two
    * per-lane bases, instead of masking each score (two selects, a compare, an add) and rotating
    * its index per access (`attention_int8_softmax.ts`). Same addresses, same float operations on
-   * the unmasked scores, so the same integers. Default false.
+   * the unmasked scores, so the same integers. Default: true in the native mode with
+   * `recomputeScores` (H100, session 8: 100.6 -> 90.5 ms).
    */
   readonly leanSoftmax?: boolean;
   /**

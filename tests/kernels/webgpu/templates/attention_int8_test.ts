@@ -10,7 +10,7 @@
  *   experimental subgroup-matrix extension without a GPU behind it.
  */
 import fc from "fast-check";
-import { assert, assertThrows } from "../../../_assert.ts";
+import { assert, assertEquals, assertThrows } from "../../../_assert.ts";
 import { sharedGpu } from "../../../../kernels/webgpu/device.ts";
 import {
   type Int8AblatedPart,
@@ -18,6 +18,8 @@ import {
   int8AttentionPlan,
   type Int8MatrixMode,
 } from "../../../../kernels/webgpu/templates/attention_int8.ts";
+import type { Int8AttentionOptions } from "../../../../kernels/webgpu/templates/attention_int8_options.ts";
+import type { KernelTarget } from "../../../../kernels/webgpu/kernel.ts";
 import { int8AttentionReference } from "../../../../kernels/reference/attention_int8.ts";
 import {
   int8MatrixConventions,
@@ -319,6 +321,26 @@ const examples: Case[] = [
     leanSoftmax: true,
     seed: 13,
   }),
+  // Every option of the native default (session 8's fastest H100 configuration), with the
+  // workgroup shape left to the plan: 4 subgroups where 48 KB fit (the H100), 2 on lavapipe.
+  // Causal, with two full key blocks before the diagonal and a ragged last one.
+  int8Case({
+    heads: 2,
+    seqQ: 100,
+    seqK: 230,
+    causal: true,
+    subgroups: undefined,
+    prefetch: true,
+    padKeyValueRows: true,
+    conflictFree: true,
+    alignedRows: true,
+    recomputeScores: true,
+    integerMax: true,
+    leanSoftmax: true,
+    fastConvert: true,
+    transposedValues: true,
+    seed: 14,
+  }),
 ];
 
 // Wide values leave the workgroup shape to the plan, and separate products take at most two
@@ -539,6 +561,33 @@ Deno.test({
         `ablating ${ablate} left the output unchanged`,
       );
     }
+  },
+});
+
+Deno.test({
+  name: "int8AttentionPlan's native defaults are the fastest H100 configuration, where they apply",
+  fn() {
+    // Session 8's sweep (B = 2, H = 48, S = 17,776, D = 64): 4sg_pf_pkv_cf_al_rc_im_ls_fc_tv,
+    // 90.5 ms against 100.6 without `_ls` and 126.4 without `_tv` as well.
+    const spec = attentionSpec(int8Case({ seqQ: 17776, seqK: 17776, heads: 48, batch: 2 }));
+    const nameOf = (target: KernelTarget, options: Int8AttentionOptions = {}) =>
+      int8AttentionPlan(spec, target, options).kernels.at(-1)!.name;
+    const words = int8NativeTarget({ offset: 4, stride: 4 });
+    assertEquals(nameOf(words), "attn_i8_fwd_native_4sg_pf_rc_im_fc_cf_al_pkv_tv_ls");
+    // Without recomputed scores the integer maximum and the lean passes have nothing to act on.
+    assertEquals(
+      nameOf(words, { recomputeScores: false }),
+      "attn_i8_fwd_native_4sg_pf_fc_cf_al_pkv_tv",
+    );
+    // Element units rule out prefetch (see int8AttentionPlan), and with it the padded rows.
+    assertEquals(
+      nameOf(int8NativeTarget({ offset: 1, stride: 1 })),
+      "attn_i8_fwd_native_4sg_rc_im_fc_cf_al_tv_ls",
+    );
+    // Dv = 128 does not fit four subgroups' padded blocks in 48 KB: the plan takes fewer.
+    const wide = { ...spec, headDim: 128, headDimV: 128 };
+    const fewer = int8AttentionPlan(wide, words).kernels.at(-1)!.name;
+    assert(/^attn_i8_fwd_native_[12]sg_pf_rc_im_fc_cf_al_pkv_tv_ls$/.test(fewer), fewer);
   },
 });
 
