@@ -665,12 +665,13 @@ export function int8AttentionPlan(
   const separate = options.separateProducts ?? false;
   const prefetch = (options.prefetch ?? (native && wordUnits && !separate && !options.stageKeys)) &&
     mode !== "emulated";
+  const recompute = options.recomputeScores ?? native;
   const shape: Int8KernelShape = {
     separate,
     // The emulated products read keys straight from storage: nothing to stage.
     stageKeys: (options.stageKeys ?? false) && mode !== "emulated",
     prefetch,
-    recompute: options.recomputeScores ?? native,
+    recompute,
     integerMax: options.integerMax ?? native,
     fastConvert: options.fastConvert ?? native,
     conflictFree: options.conflictFree ?? native,
@@ -684,7 +685,7 @@ export function int8AttentionPlan(
     transposedValues: options.transposedValues ?? true,
     // Native: unmasked, unrotated passes in full key blocks; on the H100 100.6 -> 90.5 ms
     // (session 8). Only with recomputed scores, so an explicit recomputeScores: false keeps it off.
-    leanSoftmax: options.leanSoftmax ?? (native && (options.recomputeScores ?? native)),
+    leanSoftmax: options.leanSoftmax ?? (native && recompute),
     wide: options.wideRows ?? false,
     padProbabilities: native && !wordUnits,
     ablate: options.ablate ?? [],
