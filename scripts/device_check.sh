@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Prepared runs on a lent GPU machine (see scripts/device_pack.sh for `.device/`). The default
-# run (273 s on an H100 in session 8) fits one 600-second device command: the int8 subgroup-matrix probe
-# and attention tests first (they decide whether the int8 attention works there at all), then the
-# int8 subgroup-matrix ceiling kernels (what the products allow, about 20 s), the int8 attention
-# sweep and the real-GPU targets. A second run, `tests stress`, takes the WebGPU test directory
-# and the attention stress check. Each step has its own timeout so that one hang does not eat the
-# device budget, and every log lands in $OUT (or out/device when $OUT is unset) as its step ends,
-# so a command cut short still returns the steps that finished.
+# run took 273 s on an H100 in session 8, inside one 600-second device command (its steps'
+# timeouts add up to 740 s): the int8 subgroup-matrix probe and attention tests first (they
+# decide whether the int8 attention works there at all), then the int8 subgroup-matrix ceiling
+# kernels (what the products allow, 3 s), the int8 attention sweep and the real-GPU targets. A
+# second run, `tests stress`, takes the WebGPU test directory and the attention stress check.
+# Each step has its own timeout so that one hang does not eat the device budget, and every log
+# and JSON result lands in $OUT (or out/device when $OUT is unset) as its step ends, so a command
+# cut short still returns the steps that finished.
 #
 # Usage (the device tool's command):
 #   source .device/boot.sh >/dev/null 2>&1 && export PATH=/tmp/dv:$PATH && bash scripts/device_check.sh
@@ -28,6 +29,7 @@ run() { # name, seconds, command...
   timeout "$seconds" "$@" 2>&1 | grep -vE "^Warning" >"$out/$name.log"
   echo "== $name: exit ${PIPESTATUS[0]} after $((SECONDS - start)) s"
   tail -12 "$out/$name.log"
+  cp out/bench/*.json "$out/" 2>/dev/null
 }
 nvidia-smi -L 2>/dev/null
 deno --version | head -1
@@ -36,7 +38,7 @@ for step in $steps; do
   int8) run int8_tests 150 deno test -A --no-check tests/kernels/webgpu/templates/attention_int8_test.ts ;;
   tests) run webgpu_tests 150 deno test -A --no-check tests/kernels/webgpu/ ;;
   sweep) run int8_sweep 300 deno run -A --no-check bench/gpu_attention_int8_sweep.ts ;;
-  # What int8 subgroup matrices allow here, pattern by pattern (about 20 s).
+  # What int8 subgroup matrices allow here, pattern by pattern (3 s on an H100).
   ceiling) run int8_ceiling 90 deno run -A --no-check bench/gpu_int8_mma_ceiling.ts ;;
   targets) run targets 200 deno run -A --no-check bench/gpu_targets.ts ;;
   # Races show at sizes where many workgroups run at once: the attention kernels (portable and
@@ -46,5 +48,4 @@ for step in $steps; do
   *) echo "unknown step $step (int8, tests, sweep, ceiling, targets, stress)" ;;
   esac
 done
-cp out/bench/*.json "$out/" 2>/dev/null
 true

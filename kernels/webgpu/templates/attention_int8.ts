@@ -32,8 +32,8 @@
  *   `subgroup_matrix_result<i32, 16, 16>`; needs the adapter's 16x16x32 int8 configuration and
  *   32-lane subgroups ({@link int8AttentionNative}).
  * - `emulated`: each lane computes its share of the tile with `dot4I8Packed` (scores, and
- *   values with `transposedValues`, the default) or unpacked bytes (row-major values). It runs on any adapter with subgroups (lavapipe in the tests), so
- *   everything around the products (quantization, masking, softmax, the online update and the
+ *   values with `transposedValues`, the default) or unpacked bytes (row-major values). It runs
+ *   on any adapter with subgroups (lavapipe in the tests), so everything around the products (quantization, masking, softmax, the online update and the
  *   memory layouts the matrices are stored in) is checked against the reference there.
  * - `mimic` (for tests): the `native` kernel's text with each subgroup-matrix builtin replaced
  *   by a WGSL function of the same role (see `mimicOps`), so the native form's offsets, strides
@@ -273,7 +273,6 @@ function mainKernel(
   const toInt = (x: string) =>
     fastConvert ? `(bitcast<i32>(${x} + 12582912.0f) - ${0x4b400000}i)` : `i32(round(${x}))`;
   const xs = range(kpl);
-  // Conflict-free: lane 2r + 1 starts its half 16 scores (and 16 / 4 probability words) in.
   const aligned = conflictFree && shape.alignedRows;
   // Lane 2r + 1 walks its half from another point: 16 keys (XOR) in the odd-stride layout, 4
   // keys on (mod 32) in the aligned one (see Int8AttentionOptions.alignedRows).
@@ -295,8 +294,8 @@ function mainKernel(
       !rotate ? w : aligned ? `((${w} + half) & ${kpl / 4 - 1}u)` : `(${w} ^ (hs >> 2u))`
     }]`;
   // Value-product columns: lane 2r + 1 starts `rot` columns in (mod Dv / 2), which puts its
-  // reads 16 banks from lane 2r's: `Dvp / 2 + rot = 16 (mod 32)`; aligned, one 16-byte piece on.
-  // Aligned: 4 columns (one 16-byte piece) on.
+  // reads 16 banks from lane 2r's: `Dvp / 2 + rot = 16 (mod 32)`; aligned, 4 columns (one
+  // 16-byte piece) on.
   const rot = !rotate ? 0 : aligned ? 4 : ((16 - (cpl % 32) + 32) % 32) % cpl;
   const column = (c: number) => rot === 0 ? `${c}u` : `((${c}u + oRot) % ${cpl}u)`;
   // Below every int32 score (|score| <= Dp * 127 * 127: a few million).
@@ -681,7 +680,7 @@ export function int8AttentionPlan(
     // Emulated: the value product becomes dot4I8Packed over packed keys, 1.4-1.6x faster on
     // lavapipe (B = 1, H = 4, S = 1024, D = 64, quantization included). Native: column-major
     // value tiles, like the key tiles; on the H100 126.4 -> 100.6 ms and 201.5 -> 149.6 ms
-    // (session 8 sweep), as sm_90 has no transposing 8-bit matrix load.
+    // (session 8 sweep; why is open, see Int8AttentionOptions.transposedValues).
     transposedValues: options.transposedValues ?? true,
     // Native: unmasked, unrotated passes in full key blocks; on the H100 100.6 -> 90.5 ms
     // (session 8). Only with recomputed scores, so an explicit recomputeScores: false keeps it off.
@@ -690,7 +689,6 @@ export function int8AttentionPlan(
     padProbabilities: native && !wordUnits,
     ablate: options.ablate ?? [],
   };
-  // By default 4 subgroups, or fewer where a wide Dv would not fit the workgroup memory.
   // Dawn's validator sizes a constant-offset matrix access in i32 words; with element offsets
   // or strides the single-buffered tiles would have to be padded four-fold (see int8TileStrides).
   if (shape.prefetch && native && !wordUnits) {
@@ -718,6 +716,7 @@ export function int8AttentionPlan(
         `stageKeys; got separateProducts ${shape.separate}, stageKeys ${options.stageKeys}`,
     );
   }
+  // By default 4 subgroups, or fewer where a wide Dv would not fit the workgroup memory.
   const fits = (n: number) =>
     int8SharedBytes(spec, n, shape) <= target.maxWorkgroupStorageBytes &&
     32 * n <= target.maxInvocationsPerWorkgroup;

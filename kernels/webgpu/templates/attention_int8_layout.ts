@@ -14,21 +14,22 @@ import type { Int8AblatedPart } from "./attention_int8_options.ts";
 const bc = int8KeyBlock;
 
 /**
- * Workgroup memory of the main kernel: per subgroup a 16-row int32 tile of stride
- * `max(64, Dvp)` (or two, of strides 64 and `Dvp`, with separate products), plus the int8
- * probabilities (at least 4 KB, see `attention_int8.ts`), plus two staged key blocks or one
- * prefetched key and value block when asked.
+ * Workgroup memory of the main kernel: per subgroup an int32 tile of 16 rows (32 with wide
+ * rows) of stride `max(64, Dvp)` (or two, of strides 64 and `Dvp`, with separate products), plus
+ * the int8 probabilities (at least 4 KB where probabilities are padded for element units, see
+ * `attention_int8.ts`), plus two staged key blocks or one prefetched key and value block when
+ * asked.
  *
  * @example
  * ```ts
  * import { int8SharedBytes } from "./attention_int8_layout.ts";
- * // The H100 default at D = Dv = 64 with 4 subgroups: scores 16,640 + probabilities 4,352 +
- * // one key and one value block 8,192 bytes.
+ * // Session 5's H100 default (4sg_pf_cf_rc_fc) at D = Dv = 64: scores 16,640 + probabilities
+ * // 4,352 + one key and one value block 8,192 bytes (the session 8 default: 33,792).
  * int8SharedBytes({ batch: 1, heads: 1, seqQ: 64, seqK: 64, headDim: 64, headDimV: 64,
  *   scale: 0.125, causal: false, dtype: "f32" }, 4, { separate: false, stageKeys: false,
  *   prefetch: true, recompute: true, integerMax: false, fastConvert: true, conflictFree: true,
- *   alignedRows: false, padKeyValueRows: false, transposedValues: false, leanSoftmax: false, wide: false, padProbabilities: false,
- *   ablate: [] }); // 29184
+ *   alignedRows: false, padKeyValueRows: false, transposedValues: false, leanSoftmax: false,
+ *   wide: false, padProbabilities: false, ablate: [] }); // 29184
  * ```
  */
 export function int8SharedBytes(
@@ -56,8 +57,8 @@ export function int8SharedBytes(
  * import { int8BlockRows } from "./attention_int8_layout.ts";
  * int8BlockRows(64, 48, { separate: false, stageKeys: false,
  *   prefetch: true, recompute: true, integerMax: false, fastConvert: true, conflictFree: true,
- *   alignedRows: false, padKeyValueRows: true, transposedValues: false, leanSoftmax: false, wide: false,
- *   padProbabilities: false, ablate: [] });
+ *   alignedRows: false, padKeyValueRows: true, transposedValues: false, leanSoftmax: false,
+ *   wide: false, padProbabilities: false, ablate: [] });
  * // { kRow: 80, vRow: 48 }: 48 bytes is already an odd number of 16-byte pieces
  * ```
  */
@@ -88,8 +89,8 @@ export function int8BlockRows(
  * import { int8TileStrides } from "./attention_int8_layout.ts";
  * int8TileStrides(64, 4, { separate: false, stageKeys: false,
  *   prefetch: true, recompute: true, integerMax: false, fastConvert: true, conflictFree: true,
- *   alignedRows: false, padKeyValueRows: false, transposedValues: false, leanSoftmax: false, wide: false,
- *   padProbabilities: false, ablate: [] });
+ *   alignedRows: false, padKeyValueRows: false, transposedValues: false, leanSoftmax: false,
+ *   wide: false, padProbabilities: false, ablate: [] });
  * // { sw: 65, ow: 65, pStride: 17, pWords: 1088 }
  * ```
  */
@@ -122,8 +123,8 @@ export function int8TileStrides(
  * import type { Int8KernelShape } from "./attention_int8_layout.ts";
  * const plain: Int8KernelShape = { separate: false, stageKeys: false, prefetch: false,
  *   recompute: false, integerMax: false, fastConvert: false, conflictFree: false,
- *   alignedRows: false, padKeyValueRows: false, transposedValues: false, leanSoftmax: false, wide: false,
- *   padProbabilities: false, ablate: [] };
+ *   alignedRows: false, padKeyValueRows: false, transposedValues: false, leanSoftmax: false,
+ *   wide: false, padProbabilities: false, ablate: [] };
  * ```
  */
 export interface Int8KernelShape {

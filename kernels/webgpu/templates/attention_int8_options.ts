@@ -119,20 +119,21 @@ export interface Int8AttentionOptions {
   /**
    * Store each key block's int8 values transposed, channel by channel with the block's 64 keys
    * contiguous (`V^T`, `Dvp x 64` per block), and read the value product's right tiles
-   * column-major, like the keys. The expected reason: the int8 matrix product takes its right operand as four
-   * consecutive `k` (here: keys) per lane and register (NVIDIA's `mma.m16n8k32` fragments), and
-   * sm_90 has no transposing matrix load for 8-bit elements (`ldmatrix .trans` moves 16-bit
-   * ones), so a row-major value tile (keys in rows, columns contiguous) must be gathered byte by
-   * byte, where a column-major one loads as whole words, as the key tiles do (an assumption:
-   * Dawn does not say how the driver lowers subgroup matrices). In the emulated form the value product becomes
-   * `dot4I8Packed` of a probability word and a value word, as the scores are. With `prefetch`,
-   * the block lies in workgroup memory as `Dvp` rows of 64 keys (80 bytes apart with
-   * `padKeyValueRows`). Default true: on lavapipe (emulated) 1.4-1.6x faster at B = 1, H = 4,
-   * S = 1024, D = 64; on an H100 (native, B = 2, H = 48, S = 17,776) 126.4 -> 100.6 ms and
-   * 201.5 -> 149.6 ms in two configurations (session 8). The reason remains open: the ceiling bench's `_rm`
-   * rows ran row-major right tiles as fast as column-major ones (848-957 against 859-1012 TOP/s)
-   * in loops of products alone. Leaving the value product and fold out (`_xvalues`) took
-   * session 5's default from 201.5 to 105.0 ms, and the new default from 100.6 to 77.5 ms.
+   * column-major, like the keys. The expected reason: the int8 matrix product takes its right
+   * operand as four consecutive `k` (here: keys) per lane and register (NVIDIA's `mma.m16n8k32`
+   * fragments), and sm_90 has no transposing matrix load for 8-bit elements (`ldmatrix .trans`
+   * moves 16-bit ones), so a row-major value tile (keys in rows, columns contiguous) must be
+   * gathered byte by byte, where a column-major one loads as whole words, as the key tiles do
+   * (an assumption: Dawn does not say how the driver lowers subgroup matrices). In the emulated
+   * form the value product becomes `dot4I8Packed` of a probability word and a value word, as the
+   * scores are. With `prefetch`, the block lies in workgroup memory as `Dvp` rows of 64 keys (80
+   * bytes apart with `padKeyValueRows`). Default true: on lavapipe (emulated) 1.4-1.6x faster at
+   * B = 1, H = 4, S = 1024, D = 64; on an H100 (native, B = 2, H = 48, S = 17,776) 126.4 -> 100.6
+   * ms and 201.5 -> 149.6 ms in two configurations (session 8). The reason remains open: the
+   * ceiling bench's `_rm` rows ran row-major right tiles as fast as column-major ones (848-957
+   * against 859-1012 TOP/s) in loops of products alone. Leaving the value product and fold out
+   * (`_xvalues`) took session 5's default from 201.5 to 105.0 ms, and the default without
+   * `leanSoftmax` from 100.6 to 77.5 ms.
    */
   readonly transposedValues?: boolean;
   /**

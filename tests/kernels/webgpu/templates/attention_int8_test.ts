@@ -521,7 +521,7 @@ Deno.test({
   },
 });
 
-/** The ablation sets the sweep times (bench/gpu_attention_int8_sweep.ts). */
+/** The ablation sets the sweep times (the `_x` parts of bench/int8_sweep_configs.ts). */
 const ablations: readonly (readonly Int8AblatedPart[])[] = [
   ["softmax"],
   ["fold"],
