@@ -42,7 +42,8 @@ export interface PollSchedule {
 }
 
 /**
- * The schedule in use (measured on lavapipe with 2 cores, see `scripts/webgpu_perf.ts`).
+ * The schedule on software adapters, and the default until an adapter is picked (measured on
+ * lavapipe with 2 cores, see `scripts/webgpu_perf.ts`).
  *
  * @example
  * ```ts
@@ -62,8 +63,13 @@ let waiters = 0;
 let polls = 0;
 /** When the current wait began (`performance.now()`, ms). */
 let waitStart = 0;
-let schedule: PollSchedule = defaultPollSchedule;
 let original: Immediate | undefined;
+/** The schedule `setPollSchedule` chose, which the adapter's does not replace; null: none. */
+let chosen: PollSchedule | null = null;
+/** The schedule of the process's adapter (see usePollScheduleFor). */
+let adapterSchedule: PollSchedule = defaultPollSchedule;
+/** `setPollSchedule("native")`: dawn.node's own polling, no polite waits. */
+let native = false;
 
 /**
  * The schedule on hardware adapters: dawn.node's own busy polling for the first 20 ms of a wait
@@ -96,7 +102,11 @@ export function sleepBeforePoll(s: PollSchedule, poll: number, waitedMicros: num
 
 function politeImmediate(callback: (...args: unknown[]) => void, ...args: unknown[]): unknown {
   polls++;
-  const micros = sleepBeforePoll(schedule, polls, (performance.now() - waitStart) * 1000);
+  const micros = sleepBeforePoll(
+    currentPollSchedule(),
+    polls,
+    (performance.now() - waitStart) * 1000,
+  );
   if (micros > 0) Atomics.wait(sleeper, 0, 0, micros / 1000);
   return original!(callback, ...args);
 }
@@ -114,8 +124,7 @@ function politeImmediate(callback: (...args: unknown[]) => void, ...args: unknow
  */
 export function setPollSchedule(next: PollSchedule | "native" | null): void {
   native = next === "native";
-  explicit = next !== null && next !== "native";
-  schedule = explicit ? next as PollSchedule : adapterSchedule;
+  chosen = next === null || next === "native" ? null : next;
 }
 
 /**
@@ -128,16 +137,8 @@ export function setPollSchedule(next: PollSchedule | "native" | null): void {
  * ```
  */
 export function currentPollSchedule(): PollSchedule {
-  return schedule;
+  return chosen ?? adapterSchedule;
 }
-
-/** Whether `setPollSchedule` chose the schedule (which the adapter's then does not replace). */
-let explicit = false;
-
-/** The schedule `setPollSchedule(null)` restores: the adapter's (see usePollScheduleFor). */
-let adapterSchedule: PollSchedule = defaultPollSchedule;
-
-let native = false;
 
 /**
  * Picks the schedule for the process's adapter: {@link hardwarePollSchedule} on a GPU, the
@@ -152,7 +153,6 @@ let native = false;
  */
 export function usePollScheduleFor(adapter: { readonly isSoftware: boolean }): void {
   adapterSchedule = adapter.isSoftware ? defaultPollSchedule : hardwarePollSchedule;
-  if (!explicit) schedule = adapterSchedule;
 }
 
 /**
