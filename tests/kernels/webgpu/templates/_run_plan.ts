@@ -3,9 +3,9 @@
  * kernel templates without the WebGPU backend: one buffer per input, output and scratch entry,
  * one pipeline per kernel source, dispatches in plan order, readback of the outputs.
  *
- * Outputs and scratch are filled with NaN bit patterns before the plan runs, so a kernel that
- * forgets to write an element (or reads scratch it never wrote) fails the comparison instead of
- * passing on WebGPU's zero-initialized memory.
+ * Outputs and scratch are filled with NaN bit patterns before the plan runs (by default; see
+ * {@link BindOptions.fill}), so a kernel that forgets to write an element (or reads scratch it
+ * never wrote) fails the comparison instead of passing on WebGPU's zero-initialized memory.
  *
  * @module
  */
@@ -159,6 +159,9 @@ export interface BindOptions {
   readonly fill?: boolean;
 }
 
+/** `bytes` rounded up to whole words, at least one: the size of a plan's storage buffer. */
+const wordSize = (bytes: number) => Math.max(4, Math.ceil(bytes / 4) * 4);
+
 /** Creates a storage buffer of at least `bytes` (rounded up to words), filled from `data`. */
 function createFilled(
   device: GPUDevice,
@@ -166,7 +169,7 @@ function createFilled(
   bytes: number,
   data: ArrayBufferView | null,
 ): GPUBuffer {
-  const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+  const size = wordSize(bytes);
   const buffer = device.createBuffer({ label: name, size, usage: storageUsage() });
   if (data !== null) {
     const padded = new Uint8Array(size);
@@ -196,8 +199,9 @@ export function uploadInputs(
 }
 
 /**
- * Creates buffers for a plan's inputs (uploaded from `inputs`), outputs (`outputBytes` each) and
- * scratch, and compiles its kernels. Throws if a binding names a buffer the plan does not have.
+ * Creates buffers for a plan's inputs (uploaded from `inputs`, or taken from
+ * {@link BindOptions.shared}), outputs (`outputBytes` each) and scratch, and compiles its
+ * kernels. Throws if a binding names a buffer the plan does not have.
  *
  * @example
  * ```ts ignore
@@ -215,10 +219,13 @@ export async function bindPlan(
   const fill = options.fill ?? true;
   const buffers = new Map<string, GPUBuffer>(options.shared ?? []);
   const owned: GPUBuffer[] = [];
+  // Buffers created without data (outputs and scratch when not filled): cleared on the GPU.
+  const unwritten: GPUBuffer[] = [];
   const create = (name: string, bytes: number, data: ArrayBufferView | null) => {
     if (buffers.has(name)) throw new Error(`Buffer "${name}" is both shared and created`);
     const buffer = createFilled(device, name, bytes, data);
     owned.push(buffer);
+    if (data === null) unwritten.push(buffer);
     buffers.set(name, buffer);
   };
   inputs.forEach((data, k) => create(`in${k}`, data.byteLength, data));
@@ -227,9 +234,9 @@ export async function bindPlan(
     if (buffers.has(name)) throw new Error(`Scratch buffer "${name}" shadows another buffer`);
     create(name, bytes, fill ? nanFill(bytes) : null);
   }
-  if (!fill) {
+  if (unwritten.length > 0) {
     const encoder = device.createCommandEncoder();
-    for (const buffer of owned.slice(inputs.length)) encoder.clearBuffer(buffer);
+    for (const buffer of unwritten) encoder.clearBuffer(buffer);
     device.queue.submit([encoder.finish()]);
   }
   const steps = await withTimerPolling(() =>
@@ -269,7 +276,7 @@ export async function bindPlan(
       const bytes = outputBytes[k];
       const buffer = buffers.get(`out${k}`);
       if (bytes === undefined || !buffer) throw new Error(`The plan has no output ${k}`);
-      return await withTimerPolling(() => gpu.read(buffer, Math.max(4, Math.ceil(bytes / 4) * 4)));
+      return await withTimerPolling(() => gpu.read(buffer, wordSize(bytes)));
     },
     destroy() {
       for (const buffer of owned) buffer.destroy();
