@@ -17,7 +17,7 @@ import {
   type CeilingCase,
   ceilingExpected,
   ceilingOps,
-  ceilingSourceElements,
+  ceilingSource,
   ceilingWordsPerSubgroup,
   int8MmaCeilingPlan,
 } from "./int8_mma_ceiling.ts";
@@ -79,12 +79,7 @@ if (import.meta.main) {
     Deno.exit(0);
   }
   console.error(`[gpu_int8_mma_ceiling] ${gpu.info.name}; probe: ${gpu.info.int8MatrixNote}`);
-  // Sources in [-2, 2]: every product stays exact in int32 (see ceilingExpected).
-  let seed = 7;
-  const source = Int8Array.from({ length: ceilingSourceElements }, () => {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
-    return (seed >> 16) % 5 - 2;
-  });
+  const source = ceilingSource(7);
   const results: Record<string, unknown>[] = [];
   for (const config of ceilingConfigs) {
     const c: CeilingCase = { ...config, workgroups };

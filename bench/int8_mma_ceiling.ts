@@ -67,7 +67,7 @@ export interface CeilingCase {
   readonly subgroups: number;
   /** Row tiles (accumulators) per subgroup: 1 to 8 (`scores`: 1 or 2). */
   readonly rowTiles: number;
-  /** Loop iterations per subgroup (`workgroup`: a multiple of 8; `scores`: of 4). */
+  /** Loop iterations per subgroup: a multiple of {@link ceilingIterationStep}. */
   readonly iterations: number;
   /** Workgroups launched (at most 65,535). */
   readonly workgroups: number;
@@ -110,6 +110,40 @@ export const ceilingKeysAt = 8 * 1024;
  */
 export const ceilingSourceElements = ceilingKeysAt + 64 * 64;
 
+/**
+ * A seeded source of {@link ceilingSourceElements} int8 elements within [-2, 2], where every
+ * product the ceiling kernels compute stays exact in int32 (see {@link ceilingExpected}).
+ *
+ * @example
+ * ```ts
+ * import { ceilingSource } from "./int8_mma_ceiling.ts";
+ * ceilingSource(7).every((x) => x >= -2 && x <= 2); // true
+ * ```
+ */
+export function ceilingSource(seed: number): Int8Array {
+  let s = seed;
+  return Int8Array.from({ length: ceilingSourceElements }, () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return (s >> 16) % 5 - 2;
+  });
+}
+
+/**
+ * Loop iterations of one whole pass over a pattern's key tiles: `iterations` must be a multiple.
+ *
+ * @example
+ * ```ts
+ * import { ceilingIterationStep } from "./int8_mma_ceiling.ts";
+ * ceilingIterationStep.workgroup; // 8: tiles (n, 0) and (n, 1) for n = 0..3
+ * ```
+ */
+export const ceilingIterationStep: Readonly<Record<CeilingPattern, number>> = {
+  registers: 1,
+  workgroup: 8,
+  storage: 8,
+  scores: 4,
+};
+
 /** Row stride (i32 words) of the score tiles: 1 (mod 32), so rows start in distinct banks. */
 const scoreStride = 65;
 
@@ -130,7 +164,7 @@ export function ceilingOps(c: CeilingCase): number {
 
 /**
  * Int32 words each subgroup writes to the output: `R` 16 x 16 tiles (`registers`,
- * `workgroup`) or `R` 16 x 64 score tiles (`scores`).
+ * `workgroup`, `storage`) or `R` 16 x 64 score tiles (`scores`).
  *
  * @example
  * ```ts
@@ -144,16 +178,14 @@ export function ceilingWordsPerSubgroup(c: CeilingCase): number {
 }
 
 function checkCase(c: CeilingCase): void {
+  const step = ceilingIterationStep[c.pattern];
+  const maxRowTiles = c.pattern === "scores" ? 2 : 8;
   const problems = [
     ![1, 2, 4, 8].includes(c.subgroups) && `subgroups ${c.subgroups} (1, 2, 4 or 8)`,
-    (c.rowTiles < 1 || c.rowTiles > (c.pattern === "scores" ? 2 : 8) ||
-      !Number.isInteger(c.rowTiles)) &&
-    `rowTiles ${c.rowTiles} (1 to ${c.pattern === "scores" ? 2 : 8} for ${c.pattern})`,
-    (c.iterations < 1 || !Number.isInteger(c.iterations) ||
-      c.iterations % ({ registers: 1, workgroup: 8, storage: 8, scores: 4 }[c.pattern]) !== 0) &&
-    `iterations ${c.iterations} (a positive multiple of ${
-      { registers: 1, workgroup: 8, storage: 8, scores: 4 }[c.pattern]
-    } for ${c.pattern})`,
+    (c.rowTiles < 1 || c.rowTiles > maxRowTiles || !Number.isInteger(c.rowTiles)) &&
+    `rowTiles ${c.rowTiles} (1 to ${maxRowTiles} for ${c.pattern})`,
+    (c.iterations < 1 || !Number.isInteger(c.iterations) || c.iterations % step !== 0) &&
+    `iterations ${c.iterations} (a positive multiple of ${step} for ${c.pattern})`,
     (c.workgroups < 1 || c.workgroups > 65535 || !Number.isInteger(c.workgroups)) &&
     `workgroups ${c.workgroups} (1 to 65,535)`,
     ![undefined, 64, 80].includes(c.keyStride) && `keyStride ${c.keyStride} (64 or 80)`,
@@ -193,13 +225,13 @@ export function int8MmaCeilingPlan(
     );
   }
   const { pattern, subgroups, rowTiles: rt, iterations } = c;
+  const native = mode === "native";
   const maxPairs = pattern === "scores" ? 2 : iterations;
-  const ops: MatrixOps = mode === "native" ? nativeOps(target.int8MatrixUnits!) : mimicOps(
+  const ops: MatrixOps = native ? nativeOps(target.int8MatrixUnits!) : mimicOps(
     pattern === "registers" || pattern === "storage" ? ["src"] : ["src", "sB"],
     maxPairs,
     [pattern === "scores" ? "sS" : "dst"],
   );
-  const native = mode === "native";
   const rows = Array.from({ length: rt }, (_, r) => r);
   const left = (r: number, kk: number) =>
     ops.load("left", "row_major", "src", `${1024 * r + 32 * kk}u`, 64);
@@ -221,10 +253,16 @@ export function int8MmaCeilingPlan(
   };
   const words = ceilingWordsPerSubgroup(c);
   const out = `(wid.x * ${subgroups}u + sg) * ${words}u`;
+  // Both channel halves of each row tile's queries, the accumulators, and their stores.
+  const leftPairs = rows.flatMap((r) => [0, 1].map((kk) => `let a${r}_${kk} = ${left(r, kk)};`))
+    .join("\n  ");
+  const accumulators = rows.map((r) => `var acc${r} = ${ops.zero};`).join("\n  ");
+  const stores = rows.map((r) => ops.store("dst", `${out} + ${256 * r}u`, `acc${r}`, 16))
+    .join("\n  ");
   // Key tiles from workgroup memory (the block copied there) or straight from storage.
   const feed = (buffer: "src" | "sB") =>
-    `${rows.flatMap((r) => [0, 1].map((kk) => `let a${r}_${kk} = ${left(r, kk)};`)).join("\n  ")}
-  ${rows.map((r) => `var acc${r} = ${ops.zero};`).join("\n  ")}
+    `${leftPairs}
+  ${accumulators}
   for (var i = 0u; i < ${iterations}u; i += 2u) {
     // Tiles (n, 0) and (n, 1) of the key block: n = (i / 2) % 4.
     let n = (i >> 1u) & 3u;
@@ -233,20 +271,18 @@ export function int8MmaCeilingPlan(
     { let b = ${keyTile(buffer, "n", "1u")};
       ${rows.map((r) => `acc${r} = ${ops.mma(`a${r}_1`, "b", `acc${r}`)};`).join(" ")} }
   }
-  ${rows.map((r) => ops.store("dst", `${out} + ${256 * r}u`, `acc${r}`, 16)).join("\n  ")}`;
+  ${stores}`;
   const body = {
     registers: `${rows.map((r) => `let a${r} = ${left(r, 0)};`).join("\n  ")}
   ${rows.map((r) => `let b${r} = ${keyTile("src", `${r % 4}u`, `${(r >> 2) % 2}u`)};`).join("\n  ")}
-  ${rows.map((r) => `var acc${r} = ${ops.zero};`).join("\n  ")}
+  ${accumulators}
   for (var i = 0u; i < ${iterations}u; i++) {
     ${rows.map((r) => `acc${r} = ${ops.mma(`a${r}`, `b${r}`, `acc${r}`)};`).join("\n    ")}
   }
-  ${rows.map((r) => ops.store("dst", `${out} + ${256 * r}u`, `acc${r}`, 16)).join("\n  ")}`,
+  ${stores}`,
     workgroup: feed("sB"),
     storage: feed("src"),
-    scores: `${
-      rows.flatMap((r) => [0, 1].map((kk) => `let a${r}_${kk} = ${left(r, kk)};`)).join("\n  ")
-    }
+    scores: `${leftPairs}
   let sBase = sg * ${rt * 16 * scoreStride}u;
   for (var i = 0u; i < ${iterations}u; i++) {
     let n = i & 3u;

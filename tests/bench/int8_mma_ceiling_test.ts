@@ -12,8 +12,9 @@ import { int8MatrixConventions } from "../../kernels/webgpu/int8_matrix_probe.ts
 import {
   type CeilingCase,
   ceilingExpected,
+  ceilingIterationStep,
   ceilingOps,
-  ceilingSourceElements,
+  ceilingSource,
   ceilingWordsPerSubgroup,
   int8MmaCeilingPlan,
 } from "../../bench/int8_mma_ceiling.ts";
@@ -39,16 +40,8 @@ const caseArb = fc.record({
 }).map(({ steps, seed, ...c }): [CeilingCase, number] => [{
   ...c,
   // Whole passes over the pattern's tiles, kept short: the mimicked products are slow.
-  iterations: steps * { registers: 1, workgroup: 8, storage: 8, scores: 4 }[c.pattern],
+  iterations: steps * ceilingIterationStep[c.pattern],
 }, seed]);
-
-function source(seed: number): Int8Array {
-  let s = seed;
-  return Int8Array.from({ length: ceilingSourceElements }, () => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return (s >> 16) % 5 - 2;
-  });
-}
 
 Deno.test({
   name: "int8 MMA ceiling kernels (mimicked products) compute the CPU product exactly",
@@ -56,7 +49,7 @@ Deno.test({
   async fn() {
     await fc.assert(
       fc.asyncProperty(caseArb, async ([c, seed]) => {
-        const src = source(seed);
+        const src = ceilingSource(seed);
         const plan = int8MmaCeilingPlan(c, kernelTarget(gpu!), "mimic");
         const words = ceilingWordsPerSubgroup(c);
         const subgroupsAll = c.subgroups * c.workgroups;
@@ -96,7 +89,7 @@ Deno.test({
 });
 
 Deno.test("ceilingExpected: register products scale with iterations, scores do not", () => {
-  const src = source(3);
+  const src = ceilingSource(3);
   const base = { subgroups: 1, rowTiles: 1, workgroups: 1 } as const;
   const once = ceilingExpected({ ...base, pattern: "registers", iterations: 1 }, src);
   const thrice = ceilingExpected({ ...base, pattern: "registers", iterations: 3 }, src);
