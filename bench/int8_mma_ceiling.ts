@@ -38,6 +38,11 @@ import {
   mimicOps,
   nativeOps,
 } from "../kernels/webgpu/templates/_int8_matrix_ops.ts";
+import {
+  declareStorageArrays,
+  readBinding,
+  writeBinding,
+} from "../kernels/webgpu/templates/_wgsl.ts";
 
 /**
  * The access patterns of {@link int8MmaCeilingPlan} (see the module documentation).
@@ -311,8 +316,9 @@ export function int8MmaCeilingPlan(
   workgroupBarrier(); // the key block is in workgroup memory`;
   const code = `${
     native ? "enable chromium_experimental_subgroup_matrix;\nenable subgroups;\n" : ""
-  }@group(0) @binding(0) var<storage, read> src: array<i32>;
-@group(0) @binding(1) var<storage, read_write> dst: array<i32>;
+  }${
+    declareStorageArrays([{ name: "src", type: "i32" }, { name: "dst", type: "i32", write: true }])
+  }
 ${
     !inWorkgroup ? "" : `var<workgroup> sB: array<i32, ${
       // Row-major tiles span 32 rows: Dawn's validator sizes a matrix access in i32 words
@@ -349,7 +355,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
         ks === 64 ? "" : `_ks${ks}`
       }${rowMajor ? "_rm" : ""}`,
       code,
-      bindings: [{ buffer: "in0", access: "read" }, { buffer: "out0", access: "read_write" }],
+      bindings: [readBinding("in0"), writeBinding("out0")],
       workgroups: [c.workgroups, 1, 1],
     }],
   };

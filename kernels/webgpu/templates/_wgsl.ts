@@ -201,6 +201,48 @@ export function declareStorage(
   }> ${name}: array<${type}>;`;
 }
 
+/**
+ * WGSL declarations of storage arrays bound at group 0, in binding order (see
+ * {@link declareStorage}).
+ *
+ * @example
+ * ```ts
+ * import { declareStorageArrays } from "./_wgsl.ts";
+ * declareStorageArrays([{ name: "q", type: "f32" }, { name: "o", type: "f32", write: true }]);
+ * // "@group(0) @binding(0) var<storage, read> q: array<f32>;\n@group(0) @binding(1) ..."
+ * ```
+ */
+export function declareStorageArrays(
+  bindings: readonly { name: string; type: string; write?: boolean }[],
+): string {
+  return bindings.map((b, i) => declareStorage(i, b.name, b.type, b.write ?? false)).join("\n");
+}
+
+/**
+ * A plan binding that a kernel reads.
+ *
+ * @example
+ * ```ts
+ * import { readBinding } from "./_wgsl.ts";
+ * readBinding("in0"); // { buffer: "in0", access: "read" }
+ * ```
+ */
+export const readBinding = (buffer: string): KernelBinding => ({ buffer, access: "read" });
+
+/**
+ * A plan binding that a kernel writes.
+ *
+ * @example
+ * ```ts
+ * import { writeBinding } from "./_wgsl.ts";
+ * writeBinding("out0"); // { buffer: "out0", access: "read_write" }
+ * ```
+ */
+export const writeBinding = (buffer: string): KernelBinding => ({
+  buffer,
+  access: "read_write",
+});
+
 /** Options of {@link copyTile}. */
 export interface TileCopy {
   /** The workgroup `array<f32>` written. */

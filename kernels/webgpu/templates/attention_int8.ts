@@ -66,22 +66,22 @@ export type {
 } from "./attention_int8_options.ts";
 import { leanSoftmaxPasses } from "./attention_int8_softmax.ts";
 import {
-  declare,
   type Int8Layout,
   int8Layout,
   int8QuantizationKernels,
   int8Scratch,
-  read,
-  write,
 } from "./attention_int8_quant.ts";
 import {
   checkBindings,
   checkSizes,
+  declareStorageArrays,
   f32Literal,
   linearGrid,
   negativeInfinityBits,
   negativeSentinel,
   range,
+  readBinding,
+  writeBinding,
 } from "./_wgsl.ts";
 
 /** Keys per block: the quantization block of the reference and the kernel's key tile. */
@@ -382,7 +382,7 @@ function mainKernel(
       })`;
   const code = `${native ? "enable chromium_experimental_subgroup_matrix;\n" : ""}enable subgroups;
 ${
-    declare([
+    declareStorageArrays([
       { name: "q8", type: "i32" },
       { name: "qs", type: "f32" },
       { name: "k8", type: "i32" },
@@ -620,14 +620,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     }${tv ? "_tv" : ""}${lean ? "_ls" : ""}${shape.ablate.map((part) => `_x${part}`).join("")}`,
     code,
     bindings: [
-      read("i8_q"),
-      read("i8_qs"),
-      read("i8_k"),
-      read("i8_ks"),
-      read("i8_v"),
-      read("i8_stat"),
-      write("out0"),
-      write("out1"),
+      readBinding("i8_q"),
+      readBinding("i8_qs"),
+      readBinding("i8_k"),
+      readBinding("i8_ks"),
+      readBinding("i8_v"),
+      readBinding("i8_stat"),
+      writeBinding("out0"),
+      writeBinding("out1"),
     ],
     workgroups: grid.workgroups,
   };

@@ -18,10 +18,18 @@
  * @module
  */
 
-import type { KernelBinding, KernelPlan, KernelTarget } from "../kernel.ts";
+import type { KernelPlan, KernelTarget } from "../kernel.ts";
 import { int8KeyBlock } from "../../reference/attention_int8.ts";
 import type { AttentionSpec } from "./attention.ts";
-import { f32Literal, linearGrid, negativeSentinel, range } from "./_wgsl.ts";
+import {
+  declareStorageArrays,
+  f32Literal,
+  linearGrid,
+  negativeSentinel,
+  range,
+  readBinding,
+  writeBinding,
+} from "./_wgsl.ts";
 
 /** Keys per block: the quantization block of the reference and the kernels' key tile. */
 const bc = int8KeyBlock;
@@ -97,53 +105,11 @@ export function int8Layout(
   };
 }
 
-/**
- * A plan binding that a kernel reads.
- *
- * @example
- * ```ts
- * import { read } from "./attention_int8_quant.ts";
- * read("in0"); // { buffer: "in0", access: "read" }
- * ```
- */
-export const read = (buffer: string): KernelBinding => ({ buffer, access: "read" });
-
-/**
- * A plan binding that a kernel writes.
- *
- * @example
- * ```ts
- * import { write } from "./attention_int8_quant.ts";
- * write("out0"); // { buffer: "out0", access: "read_write" }
- * ```
- */
-export const write = (buffer: string): KernelBinding => ({ buffer, access: "read_write" });
-
-/**
- * WGSL declarations of storage arrays bound at group 0, in binding order.
- *
- * @example
- * ```ts
- * import { declare } from "./attention_int8_quant.ts";
- * declare([{ name: "q", type: "f32" }, { name: "o", type: "f32", write: true }]);
- * // "@group(0) @binding(0) var<storage, read> q: array<f32>;\n@group(0) @binding(1) ..."
- * ```
- */
-export function declare(
-  bindings: readonly { name: string; type: string; write?: boolean }[],
-): string {
-  return bindings.map((b, i) =>
-    `@group(0) @binding(${i}) var<storage, ${
-      b.write ? "read_write" : "read"
-    }> ${b.name}: array<${b.type}>;`
-  ).join("\n");
-}
-
 /** Kernel 1: per key block, partial per-channel sums of k and v and the extremes of v. */
 function statsKernel(l: Int8Layout, target: KernelTarget): KernelPlan["kernels"][number] {
   const grid = linearGrid(l.bh * l.nkb, target.maxWorkgroupsPerDimension);
   const code = `${
-    declare([{ name: "k", type: "f32" }, { name: "v", type: "f32" }, {
+    declareStorageArrays([{ name: "k", type: "f32" }, { name: "v", type: "f32" }, {
       name: "part",
       type: "f32",
       write: true,
@@ -183,7 +149,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   return {
     name: "attn_i8_stats",
     code,
-    bindings: [read("in1"), read("in2"), write("i8_part")],
+    bindings: [readBinding("in1"), readBinding("in2"), writeBinding("i8_part")],
     workgroups: grid.workgroups,
   };
 }
@@ -192,7 +158,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 function finalizeKernel(l: Int8Layout, target: KernelTarget): KernelPlan["kernels"][number] {
   const grid = linearGrid(l.bh, target.maxWorkgroupsPerDimension);
   const code = `${
-    declare([{ name: "part", type: "f32" }, { name: "stat", type: "f32", write: true }])
+    declareStorageArrays([{ name: "part", type: "f32" }, {
+      name: "stat",
+      type: "f32",
+      write: true,
+    }])
   }
 
 @compute @workgroup_size(64)
@@ -234,7 +204,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   return {
     name: "attn_i8_finalize",
     code,
-    bindings: [read("i8_part"), write("i8_stat")],
+    bindings: [readBinding("i8_part"), writeBinding("i8_stat")],
     workgroups: grid.workgroups,
   };
 }
@@ -292,7 +262,7 @@ function quantKvKernel(
   };
   }`;
   const code = `${
-    declare([
+    declareStorageArrays([
       { name: "k", type: "f32" },
       { name: "v", type: "f32" },
       { name: "stat", type: "f32" },
@@ -347,12 +317,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     name: transposedValues ? "attn_i8_quant_kv_tv" : "attn_i8_quant_kv",
     code,
     bindings: [
-      read("in1"),
-      read("in2"),
-      read("i8_stat"),
-      write("i8_k"),
-      write("i8_ks"),
-      write("i8_v"),
+      readBinding("in1"),
+      readBinding("in2"),
+      readBinding("i8_stat"),
+      writeBinding("i8_k"),
+      writeBinding("i8_ks"),
+      writeBinding("i8_v"),
     ],
     workgroups: grid.workgroups,
   };
@@ -376,7 +346,7 @@ function quantQKernel(
   const qVal = (c: string) =>
     `select(0.0f, q[qRow + min(${c}, ${l.d - 1}u)], valid && ${c} < ${l.d}u)`;
   const code = `${
-    declare([
+    declareStorageArrays([
       { name: "q", type: "f32" },
       { name: "stat", type: "f32" },
       { name: "q8", type: "i32", write: true },
@@ -444,7 +414,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   return {
     name: "attn_i8_quant_q",
     code,
-    bindings: [read("in0"), read("i8_stat"), write("i8_q"), write("i8_qs")],
+    bindings: [
+      readBinding("in0"),
+      readBinding("i8_stat"),
+      writeBinding("i8_q"),
+      writeBinding("i8_qs"),
+    ],
     workgroups: grid.workgroups,
   };
 }
