@@ -243,6 +243,24 @@ export const writeBinding = (buffer: string): KernelBinding => ({
   access: "read_write",
 });
 
+/**
+ * A balanced tree of WGSL `max` calls over `items` (at least one): fewer dependent steps than a
+ * chain, so the compiler may overlap them.
+ *
+ * @example
+ * ```ts
+ * import { maxTree } from "./_wgsl.ts";
+ * maxTree(["a", "b", "c", "d"]); // "max(max(a, b), max(c, d))"
+ * ```
+ */
+export function maxTree(items: readonly string[]): string {
+  return items.length === 1
+    ? items[0]!
+    : `max(${maxTree(items.slice(0, items.length / 2))}, ${
+      maxTree(items.slice(items.length / 2))
+    })`;
+}
+
 /** Options of {@link copyTile}. */
 export interface TileCopy {
   /** The workgroup `array<f32>` written. */

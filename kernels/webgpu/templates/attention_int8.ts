@@ -77,6 +77,7 @@ import {
   declareStorageArrays,
   f32Literal,
   linearGrid,
+  maxTree,
   negativeInfinityBits,
   negativeSentinel,
   range,
@@ -131,13 +132,12 @@ function mainKernel(
   const matrices = mode !== "emulated";
   // Staged keys: the block's keys at sK[key * Dp + d] (int8 elements). The plan keeps staging
   // and prefetch off for the emulated form, whose products read storage.
-  const staged = stageKeys;
   // Prefetched blocks: keys as staged (one buffer), values at sV[key * vRow + c] (transposed:
   // sV[c * vRow + key]).
   const fetched = prefetch && l.nkb > 0;
   const { kRow, vRow } = int8BlockRows(l.dp, l.dvp, shape);
-  const ops = mode === "native" ? nativeOps(target.int8MatrixUnits!) : mimicOps(
-    ["q8", "k8", "sP", "v8", ...(staged || fetched ? ["sK"] : []), ...(fetched ? ["sV"] : [])],
+  const ops = native ? nativeOps(target.int8MatrixUnits!) : mimicOps(
+    ["q8", "k8", "sP", "v8", ...(stageKeys || fetched ? ["sK"] : []), ...(fetched ? ["sV"] : [])],
     Math.max(l.dp / 32, bc / 32),
     [...new Set(["sS", oName])],
   );
@@ -183,8 +183,8 @@ function mainKernel(
           ops.load(
             "right",
             "col_major",
-            staged || fetched ? "sK" : "k8",
-            staged
+            stageKeys || fetched ? "sK" : "k8",
+            stageKeys
               ? `kBuf + ${16 * n * l.dp + 32 * kk}u`
               : fetched
               ? `${16 * n * kRow + 32 * kk}u`
@@ -273,9 +273,10 @@ function mainKernel(
   const toInt = (x: string) =>
     fastConvert ? `(bitcast<i32>(${x} + 12582912.0f) - ${0x4b400000}i)` : `i32(round(${x}))`;
   const xs = range(kpl);
-  const aligned = conflictFree && shape.alignedRows;
+  const aligned = shape.alignedRows;
   // Lane 2r + 1 walks its half from another point: 16 keys (XOR) in the odd-stride layout, 4
   // keys on (mod 32) in the aligned one (see Int8AttentionOptions.alignedRows).
+  const keyRotation = !rotate ? 0 : aligned ? 4 : 16;
   const at = (j: string) => rotate ? `((${j}) ^ hs)` : j;
   // The score of rotated key index `idx` of the lane's half, masked past the row's last key.
   const scoreAt = (idx: string) =>
@@ -287,8 +288,7 @@ function mainKernel(
     aligned
       ? (rotate ? `((${j4} + hs) & ${kpl - 1}u) + ${i}u` : `${j4} + ${i}u`)
       : at(`${j4} + ${i}u`);
-  const wordMax = (of: (i: number) => string) =>
-    `max(max(${of(0)}, ${of(1)}), max(${of(2)}, ${of(3)}))`;
+  const wordMax = (of: (i: number) => string) => maxTree(range(4).map(of));
   const pWord = (w: string) =>
     `sP[pBase + r * ${pStride}u + half * ${kpl / 4}u + ${
       !rotate ? w : aligned ? `((${w} + half) & ${kpl / 4 - 1}u)` : `(${w} ^ (hs >> 2u))`
@@ -368,18 +368,12 @@ function mainKernel(
   const lean = shape.leanSoftmax
     ? leanSoftmaxPasses({
       keys: kpl,
-      rotation: rotate ? (aligned ? 4 : 16) : 0,
+      rotation: keyRotation,
       integerMax: shape.integerMax,
       toFloat,
       toInt,
     })
     : null;
-  const maxTree = (names: string[]): string =>
-    names.length === 1
-      ? names[0]!
-      : `max(${maxTree(names.slice(0, names.length / 2))}, ${
-        maxTree(names.slice(names.length / 2))
-      })`;
   const code = `${native ? "enable chromium_experimental_subgroup_matrix;\n" : ""}enable subgroups;
 ${
     declareStorageArrays([
@@ -398,7 +392,7 @@ ${
 // per word (row stride ${pStride}).
 var<workgroup> sS: array<i32, ${subgroups * sgTile}>;
 ${separate ? `var<workgroup> sO: array<i32, ${subgroups * oTile}>;` : ""}
-${staged ? `var<workgroup> sK: array<i32, ${2 * bc * dp4}>;` : ""}
+${stageKeys ? `var<workgroup> sK: array<i32, ${2 * bc * dp4}>;` : ""}
 ${
     fetched
       ? `var<workgroup> sK: array<i32, ${(bc * kRow) / 4}>;
@@ -435,7 +429,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   let sBase = sg * ${sgTile}u;
   let oBase = sg * ${oTile}u;
   let pBase = sg * ${rowsPerSg * pStride}u;
-  ${rotate ? `let hs = half * ${aligned ? 4 : 16}u;` : ""}
+  ${rotate ? `let hs = half * ${keyRotation}u;` : ""}
   ${rot === 0 ? "" : `let oRot = half * ${rot}u;`}
   ${
     matrices
@@ -460,7 +454,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   ${range(cpl).map((c) => `var o${c} = 0.0f;`).join(" ")}
   let keyEnd = ${keyEnd};
   ${
-    staged
+    stageKeys
       ? `if (keyEnd > 0u) {
     for (var w = li; w < ${bc * dp4}u; w += ${32 * subgroups}u) {
       sK[w] = k8[bh * ${skp * dp4}u + w];
@@ -477,7 +471,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   for (var t = 0u; t * ${bc}u < keyEnd; t++) {
     let kt = t * ${bc}u;
     ${
-    staged
+    stageKeys
       ? `// Block t + 1 goes to the other half of sK while this block's half is read; it was last
     // read in block t - 1 (before two barriers), and the next barrier publishes it.
     if (kt + ${bc}u < keyEnd) {
@@ -612,12 +606,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
 `;
   return {
     name: `attn_i8_fwd_${mode}_${subgroups}sg${wide ? "_w" : ""}${separate ? "_sep" : ""}${
-      staged ? "_stk" : ""
-    }${fetched ? "_pf" : ""}${recompute ? "_rc" : ""}${recompute && shape.integerMax ? "_im" : ""}${
+      stageKeys ? "_stk" : ""
+    }${fetched ? "_pf" : ""}${recompute ? "_rc" : ""}${shape.integerMax ? "_im" : ""}${
       fastConvert ? "_fc" : ""
-    }${conflictFree ? "_cf" : ""}${conflictFree && shape.alignedRows ? "_al" : ""}${
-      shape.padKeyValueRows ? "_pkv" : ""
-    }${tv ? "_tv" : ""}${lean ? "_ls" : ""}${shape.ablate.map((part) => `_x${part}`).join("")}`,
+    }${conflictFree ? "_cf" : ""}${aligned ? "_al" : ""}${shape.padKeyValueRows ? "_pkv" : ""}${
+      tv ? "_tv" : ""
+    }${lean ? "_ls" : ""}${shape.ablate.map((part) => `_x${part}`).join("")}`,
     code,
     bindings: [
       readBinding("i8_q"),
@@ -665,16 +659,19 @@ export function int8AttentionPlan(
   const prefetch = (options.prefetch ?? (native && wordUnits && !separate && !options.stageKeys)) &&
     mode !== "emulated";
   const recompute = options.recomputeScores ?? native;
+  const conflictFree = options.conflictFree ?? native;
   const shape: Int8KernelShape = {
     separate,
     // The emulated products read keys straight from storage: nothing to stage.
     stageKeys: (options.stageKeys ?? false) && mode !== "emulated",
     prefetch,
     recompute,
-    integerMax: options.integerMax ?? native,
+    // Only with recomputed scores, and aligned rows only in the conflict-free layout: settled
+    // here, so the kernel and its name read one flag each.
+    integerMax: (options.integerMax ?? native) && recompute,
     fastConvert: options.fastConvert ?? native,
-    conflictFree: options.conflictFree ?? native,
-    alignedRows: options.alignedRows ?? native,
+    conflictFree,
+    alignedRows: (options.alignedRows ?? native) && conflictFree,
     // Like prefetch, off for the emulated form.
     padKeyValueRows: (options.padKeyValueRows ?? native) && prefetch,
     // Emulated: the value product becomes dot4I8Packed over packed keys, 1.4-1.6x faster on

@@ -132,7 +132,7 @@ export interface Int8KernelShape {
   readonly stageKeys: boolean;
   readonly prefetch: boolean;
   readonly recompute: boolean;
-  /** The first pass's maximum over int32 scores (see Int8AttentionOptions.integerMax). */
+  /** With recompute, the maximum over int32 scores (see Int8AttentionOptions.integerMax). */
   readonly integerMax: boolean;
   readonly fastConvert: boolean;
   readonly conflictFree: boolean;

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { range } from "./_wgsl.ts";
+import { maxTree, range } from "./_wgsl.ts";
 
 /**
  * What the lean passes need from the main kernel: the lane's keys per block half (`keys`), the
@@ -71,10 +71,6 @@ export function leanSoftmaxPasses(
   // Score j of the rotated half, at a constant offset from one of the two bases.
   const score = (j: number) => `sS[${j < keys - rotation ? "sLo" : "sHi"} + ${j}u]`;
   const word = (w: number) => `sP[${w < words - wordRotation ? "pLo" : "pHi"} + ${w}u]`;
-  const tree = (items: string[]): string =>
-    items.length === 1
-      ? items[0]!
-      : `max(${tree(items.slice(0, items.length / 2))}, ${tree(items.slice(items.length / 2))})`;
   const bases = rotation === 0
     ? "let sLo = sRow;\n    let sHi = sRow;\n    let pLo = pRow;\n    let pHi = pRow;"
     : `let sLo = sRow + half * ${rotation}u;
@@ -83,8 +79,8 @@ export function leanSoftmaxPasses(
     let pHi = pLo - half * ${words}u;`;
   // Exact either way: the scale is never negative and float32 rounding is monotone.
   const passOne = shape.integerMax
-    ? `${toFloat(tree(range(keys).map(score)))} * scale`
-    : tree(range(keys).map((j) => `${toFloat(score(j))} * scale`));
+    ? `${toFloat(maxTree(range(keys).map(score)))} * scale`
+    : maxTree(range(keys).map((j) => `${toFloat(score(j))} * scale`));
   const probability = (j: number) => toInt(`127.0f * exp2(${toFloat(score(j))} * scale - b)`);
   const passTwo = range(words).map((w) =>
     `{ let pw = vec4<i32>(${range(4).map((i) => probability(4 * w + i)).join(",\n        ")});
