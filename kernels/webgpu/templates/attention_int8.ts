@@ -51,8 +51,10 @@ import { mimicOps, nativeOps } from "./_int8_matrix_ops.ts";
 import {
   int8BlockRows,
   type Int8KernelShape,
+  int8RowsPerSubgroup,
   int8SharedBytes,
   int8TileStrides,
+  int8WorkgroupWords,
 } from "./attention_int8_layout.ts";
 import type {
   Int8AblatedPart,
@@ -120,13 +122,14 @@ function mainKernel(
   const tv = shape.transposedValues;
   const without = (part: Int8AblatedPart) => shape.ablate.includes(part);
   // Rows per subgroup, lanes per row, keys and value columns per lane, 16-row tiles.
-  const rowsPerSg = wide ? 32 : 16, lpr = wide ? 1 : 2;
+  const rowsPerSg = int8RowsPerSubgroup(shape), lpr = wide ? 1 : 2;
   const kpl = bc / lpr, rowTiles = rowsPerSg / 16;
   // With one lane per row, odd strides alone put the 32 lanes in 32 banks.
   const rotate = conflictFree && lpr === 2;
   const native = mode === "native";
   // The value product goes over the scores (row stride max(64, Dvp)) or to its own tile sO.
-  const { sw, ow, pStride, pWords } = int8TileStrides(l.dvp, subgroups, shape);
+  const { sw, ow, pStride } = int8TileStrides(l.dvp, subgroups, shape);
+  const words = int8WorkgroupWords(l.dp, l.dvp, subgroups, shape);
   const oName = separate ? "sO" : "sS";
   // The subgroup-matrix forms (native, and mimic for tests) share one kernel text.
   const matrices = mode !== "emulated";
@@ -143,7 +146,7 @@ function mainKernel(
   );
   const grid = linearGrid(l.bh * l.qTiles, target.maxWorkgroupsPerDimension);
   const sgTile = rowsPerSg * sw, oTile = rowsPerSg * ow;
-  const dp4 = l.dp / 4, dvp4 = l.dvp / 4, cpl = l.dvp / lpr, skp = l.nkb * bc;
+  const dp4 = l.dp / 4, dvp4 = l.dvp / 4, cpl = l.dvp / lpr;
   const neg = negativeSentinel;
   const keyEnd = spec.causal
     ? `u32(clamp(i32(min(tile * ${l.rowsPerGroup}u + ${l.rowsPerGroup}u, ${l.sq}u)) + ${
@@ -188,7 +191,7 @@ function mainKernel(
               ? `kBuf + ${16 * n * l.dp + 32 * kk}u`
               : fetched
               ? `${16 * n * kRow + 32 * kk}u`
-              : `(bh * ${skp}u + kt + ${16 * n}u) * ${l.dp}u + ${32 * kk}u`,
+              : `(bh * ${l.skp}u + kt + ${16 * n}u) * ${l.dp}u + ${32 * kk}u`,
             fetched ? kRow : l.dp,
           ),
         (rt) => ops.store("sS", `sBase + ${16 * rt * sw + 16 * n}u`, `acc${rt}`, sw),
@@ -196,7 +199,7 @@ function mainKernel(
     ).join("\n    ")
     : `for (var jj = 0u; jj < ${kpl}u; jj++) {
       let key = half * ${kpl}u + jj;
-      let kRow = (bh * ${skp}u + kt + key) * ${dp4}u;
+      let kRow = (bh * ${l.skp}u + kt + key) * ${dp4}u;
       var acc = 0i;
       ${
       range(dp4).map((w) =>
@@ -236,7 +239,7 @@ function mainKernel(
               "right",
               tv ? "col_major" : "row_major",
               fetched ? "sV" : "v8",
-              fetched ? `${inBlock}u` : `(bh * ${skp}u + kt) * ${l.dvp}u + ${inBlock}u`,
+              fetched ? `${inBlock}u` : `(bh * ${l.skp}u + kt) * ${l.dvp}u + ${inBlock}u`,
               row,
             );
           },
@@ -248,7 +251,7 @@ function mainKernel(
     ? `for (var cc = 0u; cc < ${cpl}u; cc++) {
       let col = half * ${cpl}u + cc;
       // Four keys of the probability row and of value column col per word (V^T).
-      let vCol = (bh * ${skp}u + kt) * ${dvp4}u + col * ${bc / 4}u;
+      let vCol = (bh * ${l.skp}u + kt) * ${dvp4}u + col * ${bc / 4}u;
       var acc = 0i;
       for (var kw = 0u; kw < ${bc / 4}u; kw++) {
         acc += dot4I8Packed(bitcast<u32>(sP[pBase + r * ${pStride}u + kw]), bitcast<u32>(v8[vCol + kw]));
@@ -261,7 +264,7 @@ function mainKernel(
       for (var kw = 0u; kw < ${bc / 4}u; kw++) {
         let p = unpack4xI8(bitcast<u32>(sP[pBase + r * ${pStride}u + kw]));
         for (var bi = 0u; bi < 4u; bi++) {
-          let vw = unpack4xI8(bitcast<u32>(v8[(bh * ${skp}u + kt + kw * 4u + bi) * ${dvp4}u + col / 4u]));
+          let vw = unpack4xI8(bitcast<u32>(v8[(bh * ${l.skp}u + kt + kw * 4u + bi) * ${dvp4}u + col / 4u]));
           acc += p[bi] * vw[col % 4u];
         }
       }
@@ -390,16 +393,16 @@ ${
 // Per subgroup: its ${rowsPerSg} x 64 int32 scores (row stride ${sw}); its ${rowsPerSg} x Dvp int32
 // value product (in ${oName}, row stride ${ow}); its ${rowsPerSg} x 64 int8 probabilities, four
 // per word (row stride ${pStride}).
-var<workgroup> sS: array<i32, ${subgroups * sgTile}>;
-${separate ? `var<workgroup> sO: array<i32, ${subgroups * oTile}>;` : ""}
-${stageKeys ? `var<workgroup> sK: array<i32, ${2 * bc * dp4}>;` : ""}
+var<workgroup> sS: array<i32, ${words.scores}>;
+${separate ? `var<workgroup> sO: array<i32, ${words.products}>;` : ""}
+${stageKeys ? `var<workgroup> sK: array<i32, ${words.keys}>;` : ""}
 ${
     fetched
-      ? `var<workgroup> sK: array<i32, ${(bc * kRow) / 4}>;
-var<workgroup> sV: array<i32, ${((tv ? l.dvp : bc) * vRow) / 4}>;`
+      ? `var<workgroup> sK: array<i32, ${words.keys}>;
+var<workgroup> sV: array<i32, ${words.values}>;`
       : ""
   }
-var<workgroup> sP: array<i32, ${pWords}>;
+var<workgroup> sP: array<i32, ${words.probabilities}>;
 ${matrices ? ops.prelude : ""}
 @compute @workgroup_size(${32 * subgroups})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32${
@@ -457,7 +460,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     stageKeys
       ? `if (keyEnd > 0u) {
     for (var w = li; w < ${bc * dp4}u; w += ${32 * subgroups}u) {
-      sK[w] = k8[bh * ${skp * dp4}u + w];
+      sK[w] = k8[bh * ${l.skp * dp4}u + w];
     }
   }
   workgroupBarrier(); // the first key block is staged`
@@ -477,7 +480,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     if (kt + ${bc}u < keyEnd) {
       let next = ((t + 1u) % 2u) * ${bc * dp4}u;
       for (var w = li; w < ${bc * dp4}u; w += ${32 * subgroups}u) {
-        sK[next + w] = k8[(bh * ${skp}u + kt + ${bc}u) * ${dp4}u + w];
+        sK[next + w] = k8[(bh * ${l.skp}u + kt + ${bc}u) * ${dp4}u + w];
       }
     }
     let kBuf = (t % 2u) * ${bc * l.dp}u; // this block's half of sK, in int8 elements`
@@ -748,7 +751,7 @@ export function int8AttentionPlan(
         }`,
     );
   }
-  const l = int8Layout(spec, subgroups, shape.wide ? 32 : 16);
+  const l = int8Layout(spec, subgroups, int8RowsPerSubgroup(shape));
   if (!fits(subgroups)) {
     throw new Error(
       `int8 attention: ${subgroups} subgroups need ${

@@ -14,11 +14,75 @@ import type { Int8AblatedPart } from "./attention_int8_options.ts";
 const bc = int8KeyBlock;
 
 /**
- * Workgroup memory of the main kernel: per subgroup an int32 tile of 16 rows (32 with wide
- * rows) of stride `max(64, Dvp)` (or two, of strides 64 and `Dvp`, with separate products), plus
- * the int8 probabilities (at least 4 KB where probabilities are padded for element units, see
- * `attention_int8.ts`), plus two staged key blocks or one prefetched key and value block when
- * asked.
+ * `D` padded to whole 32-byte steps of the score product and `Dv` to whole 16-column tiles of
+ * the value product.
+ *
+ * @example
+ * ```ts
+ * import { int8PaddedDims } from "./attention_int8_layout.ts";
+ * int8PaddedDims({ batch: 1, heads: 1, seqQ: 8, seqK: 8, headDim: 40, headDimV: 40,
+ *   scale: 0.15, causal: false, dtype: "f32" }); // { dp: 64, dvp: 48 }
+ * ```
+ */
+export function int8PaddedDims(spec: AttentionSpec): { dp: number; dvp: number } {
+  return { dp: Math.ceil(spec.headDim / 32) * 32, dvp: Math.ceil(spec.headDimV / 16) * 16 };
+}
+
+/**
+ * Query rows each subgroup owns: 16 (two lanes per row), or 32 with wide rows (one lane each).
+ *
+ * @example
+ * ```ts
+ * import { int8RowsPerSubgroup } from "./attention_int8_layout.ts";
+ * int8RowsPerSubgroup({ wide: true }); // 32
+ * ```
+ */
+export function int8RowsPerSubgroup(shape: Pick<Int8KernelShape, "wide">): number {
+  return shape.wide ? 32 : 16;
+}
+
+/**
+ * The main kernel's workgroup arrays, in int32 words (0 where the shape has none): per subgroup
+ * an int32 tile of {@link int8RowsPerSubgroup} rows of stride `max(64, Dvp)` (`scores`; with
+ * separate products, scores of stride 64 and a `products` tile of stride `Dvp`), two staged key
+ * blocks or one prefetched key block (`keys`) and value block (`values`), and the int8
+ * probabilities (at least 4 KB where they are padded for element units, see
+ * `int8TileStrides`). The kernel declares its arrays from these, and
+ * {@link int8SharedBytes} adds them up.
+ *
+ * @example
+ * ```ts
+ * import { int8WorkgroupWords } from "./attention_int8_layout.ts";
+ * // Session 5's H100 default (4sg_pf_cf_rc_fc) at D = Dv = 64.
+ * int8WorkgroupWords(64, 64, 4, { separate: false, stageKeys: false,
+ *   prefetch: true, recompute: true, integerMax: false, fastConvert: true, conflictFree: true,
+ *   alignedRows: false, padKeyValueRows: false, transposedValues: false, leanSoftmax: false,
+ *   wide: false, padProbabilities: false, ablate: [] });
+ * // { scores: 4160, products: 0, keys: 1024, values: 1024, probabilities: 1088 }
+ * ```
+ */
+export function int8WorkgroupWords(
+  dp: number,
+  dvp: number,
+  subgroups: number,
+  shape: Int8KernelShape,
+): { scores: number; products: number; keys: number; values: number; probabilities: number } {
+  const { sw, ow, pWords } = int8TileStrides(dvp, subgroups, shape);
+  const rows = subgroups * int8RowsPerSubgroup(shape);
+  const { kRow, vRow } = int8BlockRows(dp, dvp, shape);
+  const fetched = shape.prefetch && !shape.stageKeys;
+  return {
+    scores: rows * sw,
+    products: shape.separate ? rows * ow : 0,
+    keys: shape.stageKeys ? (2 * bc * dp) / 4 : fetched ? (bc * kRow) / 4 : 0,
+    // Transposed: Dvp rows of 64 keys; else 64 rows of Dvp columns.
+    values: fetched ? ((shape.transposedValues ? dvp : bc) * vRow) / 4 : 0,
+    probabilities: pWords,
+  };
+}
+
+/**
+ * Bytes of workgroup memory the main kernel declares ({@link int8WorkgroupWords}).
  *
  * @example
  * ```ts
@@ -37,14 +101,9 @@ export function int8SharedBytes(
   subgroups: number,
   shape: Int8KernelShape,
 ): number {
-  const dvp = Math.ceil(spec.headDimV / 16) * 16, dp = Math.ceil(spec.headDim / 32) * 32;
-  const { sw, ow, pWords } = int8TileStrides(dvp, subgroups, shape);
-  const products = shape.separate ? sw + ow : sw;
-  // Two key blocks (staged), or one key and one value block (prefetched), int8.
-  const { kRow, vRow } = int8BlockRows(dp, dvp, shape);
-  const values = shape.transposedValues ? dvp * vRow : bc * vRow;
-  const keys = shape.stageKeys ? 2 * bc * dp : shape.prefetch ? bc * kRow + values : 0;
-  return (subgroups * (shape.wide ? 32 : 16) * products + pWords) * 4 + keys;
+  const { dp, dvp } = int8PaddedDims(spec);
+  const w = int8WorkgroupWords(dp, dvp, subgroups, shape);
+  return 4 * (w.scores + w.products + w.keys + w.values + w.probabilities);
 }
 
 /**
@@ -109,7 +168,7 @@ export function int8TileStrides(
   const ow = shape.separate ? odd(dvp) : sw;
   const pPad = shape.alignedRows ? 4 : 1;
   const pStride = bc / 4 + (shape.conflictFree ? pPad : 0);
-  const rows = shape.wide ? 32 : 16;
+  const rows = int8RowsPerSubgroup(shape);
   const padded = shape.padProbabilities ? rows * 4 * pStride : 0;
   return { sw, ow, pStride, pWords: Math.max(subgroups * rows * pStride, padded) };
 }

@@ -21,6 +21,7 @@
 import type { KernelPlan, KernelTarget } from "../kernel.ts";
 import { int8KeyBlock } from "../../reference/attention_int8.ts";
 import type { AttentionSpec } from "./attention.ts";
+import { int8PaddedDims } from "./attention_int8_layout.ts";
 import {
   declareStorageArrays,
   f32Literal,
@@ -57,6 +58,8 @@ export interface Int8Layout {
   readonly dvp: number;
   /** Key blocks. */
   readonly nkb: number;
+  /** Keys padded to whole blocks: `nkb * 64`, the key rows per (batch, head) of the int8 keys. */
+  readonly skp: number;
   /** Query rows per workgroup of the main kernel. */
   readonly rowsPerGroup: number;
   readonly qTiles: number;
@@ -85,7 +88,8 @@ export function int8Layout(
   rowsPerSubgroup: number,
 ): Int8Layout {
   const bh = spec.batch * spec.heads;
-  const dp = Math.ceil(spec.headDim / 32) * 32, dvp = Math.ceil(spec.headDimV / 16) * 16;
+  const { dp, dvp } = int8PaddedDims(spec);
+  const nkb = Math.ceil(spec.seqK / bc);
   const rowsPerGroup = rowsPerSubgroup * subgroups;
   const qTiles = Math.ceil(spec.seqQ / rowsPerGroup);
   return {
@@ -96,7 +100,8 @@ export function int8Layout(
     dv: spec.headDimV,
     dp,
     dvp,
-    nkb: Math.ceil(spec.seqK / bc),
+    nkb,
+    skp: nkb * bc,
     rowsPerGroup,
     qTiles,
     sqp: qTiles * rowsPerGroup,
@@ -241,7 +246,7 @@ function quantKvKernel(
     let c = 4u * (i % ${vWords}u);
     let valid = key < ${l.sk}u;
     let vRow = select(0u, (bh * ${l.sk}u + key) * ${l.dv}u, valid);
-    v8[(bh * ${l.nkb * bc}u + key) * ${vWords}u + i % ${vWords}u] = ${
+    v8[(bh * ${l.skp}u + key) * ${vWords}u + i % ${vWords}u] = ${
     packQuads(range(4).map((u) => vVal(`(c + ${u}u)`)), range(4).map((u) => vInv(`(c + ${u}u)`)))
   };
   }`;
@@ -306,7 +311,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     let c = 4u * (i % ${kWords}u);
     let valid = key < ${l.sk}u;
     let kRow = select(0u, (bh * ${l.sk}u + key) * ${l.d}u, valid);
-    k8[(bh * ${l.nkb * bc}u + key) * ${kWords}u + i % ${kWords}u] = ${
+    k8[(bh * ${l.skp}u + key) * ${kWords}u + i % ${kWords}u] = ${
     packQuads(range(4).map((u) => kVal(`(c + ${u}u)`)), ["inv", "inv", "inv", "inv"])
   };
   }
@@ -467,14 +472,13 @@ export function int8QuantizationKernels(
  * ```
  */
 export function int8Scratch(l: Int8Layout): KernelPlan["scratch"] {
-  const skp = l.nkb * bc;
   return [
     { name: "i8_part", bytes: Math.max(1, l.bh * l.nkb * l.partWidth) * 4 },
     { name: "i8_stat", bytes: l.bh * l.statWidth * 4 },
     { name: "i8_q", bytes: l.bh * l.sqp * l.dp },
     { name: "i8_qs", bytes: l.bh * l.sqp * 8 },
-    { name: "i8_k", bytes: Math.max(4, l.bh * skp * l.dp) },
+    { name: "i8_k", bytes: Math.max(4, l.bh * l.skp * l.dp) },
     { name: "i8_ks", bytes: Math.max(1, l.bh * l.nkb) * 4 },
-    { name: "i8_v", bytes: Math.max(4, l.bh * skp * l.dvp) },
+    { name: "i8_v", bytes: Math.max(4, l.bh * l.skp * l.dvp) },
   ];
 }
