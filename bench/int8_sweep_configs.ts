@@ -38,6 +38,7 @@ import type {
   Int8AblatedPart,
   Int8AttentionOptions,
 } from "../kernels/webgpu/templates/attention_int8.ts";
+import type { AttentionSpec } from "../kernels/webgpu/templates/attention.ts";
 
 /**
  * The configurations the sweep times when `--configs` is not given, most wanted first (in case
@@ -75,6 +76,35 @@ export const int8SweepDefaults: readonly string[] = [
   // Session 5's default (201.5 ms in session 8).
   "4sg_pf_cf_rc_fc",
 ];
+
+/**
+ * The attention the sweep times: DropletVideo-5B's at its defaults (`B = 2`, `H = 48`,
+ * `S = 17,776`, 64 channels per head, not causal).
+ *
+ * @example
+ * ```ts
+ * import { int8SweepSpec } from "./int8_sweep_configs.ts";
+ * int8SweepSpec().seqK; // 17776
+ * int8SweepSpec({ s: 512, heads: 2 }).heads; // 2 (a software adapter's size)
+ * ```
+ */
+export function int8SweepSpec(
+  size: { batch?: number; heads?: number; s?: number } = {},
+): AttentionSpec {
+  const { batch = 2, heads = 48, s = 17776 } = size;
+  const d = 64;
+  return {
+    batch,
+    heads,
+    seqQ: s,
+    seqK: s,
+    headDim: d,
+    headDimV: d,
+    scale: 1 / Math.sqrt(d),
+    causal: false,
+    dtype: "f32",
+  };
+}
 
 const flags = ["sep", "stk", "pf", "pkv", "rc", "im", "ls", "fc", "cf", "al", "tv", "w"] as const;
 const parts: readonly Int8AblatedPart[] = ["scores", "softmax", "values", "fold"];

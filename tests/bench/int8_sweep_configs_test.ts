@@ -8,7 +8,11 @@
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import { int8NativeTarget, withNullBackend } from "../kernels/webgpu/_null_backend.ts";
 import { int8AttentionPlan } from "../../kernels/webgpu/templates/attention_int8.ts";
-import { int8SweepDefaults, int8SweepOptions } from "../../bench/int8_sweep_configs.ts";
+import {
+  int8SweepDefaults,
+  int8SweepOptions,
+  int8SweepSpec,
+} from "../../bench/int8_sweep_configs.ts";
 
 Deno.test("int8SweepOptions turns a configuration name into the options it names", () => {
   assertEquals(int8SweepOptions("2sg_w_pf_pkv_cf_al_rc_im_ls_fc_tv"), {
@@ -39,17 +43,7 @@ Deno.test({
   ignore: "Bun" in globalThis,
   async fn() {
     // The H100's convention (offsets and strides in i32 words) and the sweep's size.
-    const spec = {
-      batch: 2,
-      heads: 48,
-      seqQ: 17776,
-      seqK: 17776,
-      headDim: 64,
-      headDimV: 64,
-      scale: 0.125,
-      causal: false,
-      dtype: "f32" as const,
-    };
+    const spec = int8SweepSpec();
     await withNullBackend(async (errorsOf) => {
       const names = new Set<string>();
       // Quantization kernels are shared by most configurations: each validated once.
