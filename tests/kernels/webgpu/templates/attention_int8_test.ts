@@ -556,6 +556,8 @@ Deno.test({
     const full = await run([]);
     for (const ablate of ablations) {
       const got = await run(ablate);
+      // Outputs start as NaN (runPlan): a kernel that wrote nothing would differ everywhere.
+      assert(got.every(Number.isFinite), `ablating ${ablate} left outputs unwritten`);
       assert(
         got.some((x, i) => !(Math.abs(x - full[i]!) <= 1e-6 * (1 + Math.abs(full[i]!)))),
         `ablating ${ablate} left the output unchanged`,
