@@ -677,13 +677,9 @@ export function int8AttentionPlan(
     alignedRows: (options.alignedRows ?? native) && conflictFree,
     // Like prefetch, off for the emulated form.
     padKeyValueRows: (options.padKeyValueRows ?? native) && prefetch,
-    // Emulated: the value product becomes dot4I8Packed over packed keys, 1.4-1.6x faster on
-    // lavapipe (B = 1, H = 4, S = 1024, D = 64, quantization included). Native: column-major
-    // value tiles, like the key tiles; on the H100 126.4 -> 100.6 ms and 201.5 -> 149.6 ms
-    // (session 8 sweep; why is open, see Int8AttentionOptions.transposedValues).
+    // Faster in both modes; the measurements are in Int8AttentionOptions.transposedValues.
     transposedValues: options.transposedValues ?? true,
-    // Native: unmasked, unrotated passes in full key blocks; on the H100 100.6 -> 90.5 ms
-    // (session 8). Only with recomputed scores, so an explicit recomputeScores: false keeps it off.
+    // Only with recomputed scores: an explicit recomputeScores: false keeps it off.
     leanSoftmax: options.leanSoftmax ?? (native && recompute),
     wide: options.wideRows ?? false,
     padProbabilities: native && !wordUnits,
